@@ -1,0 +1,822 @@
+"""The session manager: the one API every UI (CLI, magics, widgets, server) uses.
+
+It owns policy (DESIGN §4): where worktrees go, how names are chosen, what may be thrown away.
+Git work goes through :mod:`chatml_lab.gitops`, rows through :mod:`chatml_lab.storage`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import DEFAULT_BRANCH_PREFIX, Config, default_data_dir
+from ..errors import (
+    AmbiguousSessionError,
+    ConfigError,
+    GitError,
+    InvalidArgumentError,
+    InvalidNameError,
+    NotARepositoryError,
+    SessionArchivedError,
+    SessionExistsError,
+    SessionNotArchivedError,
+    SessionNotFoundError,
+    WorkspaceExistsError,
+    WorkspaceNotFoundError,
+    WorktreeMissingError,
+    WorkWouldBeLostError,
+)
+from ..events import EventType
+from ..gitops.repo import GitRepo
+from ..models import (
+    ConversationKind,
+    GcReport,
+    PermissionMode,
+    Priority,
+    SessionRecord,
+    SummaryState,
+    TaskStatus,
+    Workspace,
+)
+from ..storage.store import Store, new_id
+from . import naming, scripts
+from .summary import fallback_summary
+from .worktrees import disk_usage, read_head
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .session import Session
+
+Progress = Callable[[str], None]
+
+SNAPSHOT_NS = "refs/chatml/snapshots"
+MAX_NAME_ATTEMPTS = 12
+SETTING_KEYS = ("workspaces_dir", "branch_prefix")
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink."""
+
+
+class ChatML:
+    """Workspaces and sessions: create, list, update, sync, archive, restore, delete, collect.
+
+    ``ChatML()`` uses ``$CHATML_DATA_DIR`` or the platform data dir; pass ``data_dir`` to choose.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        config: Config | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        self.config = config or Config()
+        self.progress: Progress = progress or _quiet
+        self.store = Store(self.data_dir / "state" / "chatml.db")
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> ChatML:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- settings -------------------------------------------------------------------------------
+
+    @property
+    def workspaces_dir(self) -> Path:
+        """Base directory of worktrees: ``$CHATML_WORKSPACES_DIR``, the setting, or ``<data>/workspaces``."""
+        env = os.environ.get("CHATML_WORKSPACES_DIR")
+        stored = self.store.setting("workspaces_dir")
+        return Path(env or stored or self.data_dir / "workspaces").expanduser()
+
+    @property
+    def branch_prefix(self) -> str:
+        """Global branch prefix (``""`` means none)."""
+        stored = self.store.setting("branch_prefix")
+        return DEFAULT_BRANCH_PREFIX if stored is None else stored
+
+    def settings(self) -> dict[str, str]:
+        """Effective settings and where the data lives."""
+        return {
+            "data_dir": str(self.data_dir),
+            "workspaces_dir": str(self.workspaces_dir),
+            "branch_prefix": self.branch_prefix or "(none)",
+        }
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set ``workspaces_dir`` or ``branch_prefix`` (None restores the default)."""
+        if key not in SETTING_KEYS:
+            raise InvalidArgumentError(f"unknown setting {key!r}: use one of {', '.join(SETTING_KEYS)}")
+        if value is not None and key == "workspaces_dir":
+            path = Path(value).expanduser().resolve()
+            self._check_writable(path)
+            value = str(path)
+        if value is not None and key == "branch_prefix":
+            value = "" if value.strip().lower() in ("", "none") else value.strip().strip("/")
+            if value and not _valid_ref_part(value):
+                raise InvalidArgumentError(f"branch prefix {value!r} is not valid in a git branch name")
+        self.store.set_setting(key, value)
+
+    def _check_writable(self, path: Path) -> None:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".chatml-probe-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"workspaces directory {path} is not writable ({exc.strerror or exc}):"
+                " choose another with `chatml settings --workspaces-dir DIR`"
+            ) from None
+
+    # -- workspaces -----------------------------------------------------------------------------
+
+    def add_workspace(self, path: Path | str, name: str | None = None) -> Workspace:
+        """Register a git repository (non-bare, with a commit); the repository is not changed."""
+        repo = GitRepo(path)
+        existing = self.store.workspace(str(repo.root))
+        if existing:
+            raise WorkspaceExistsError(f"{repo.root} is already the workspace {existing.name!r}")
+        wanted = naming.slugify(name or repo.root.name)
+        if name and self.store.workspace(wanted):
+            raise WorkspaceExistsError(f"a workspace is already named {wanted!r}: choose another name")
+        unique, n = wanted, 2
+        while self.store.workspace(unique):
+            unique, n = f"{wanted}-{n}", n + 1
+        remotes = repo.remotes()
+        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
+        ws = Workspace(
+            id=new_id()[:12],
+            name=unique,
+            path=repo.root,
+            default_branch=repo.default_branch(remote),
+            remote=remote,
+            branch_prefix=None,
+            created_at=time.time(),
+        )
+        self.store.add_workspace(ws)
+        return ws
+
+    def workspaces(self) -> list[Workspace]:
+        """Registered workspaces by name."""
+        return self.store.workspaces()
+
+    def workspace(self, key: str | Path) -> Workspace:
+        """A workspace by id, name or path (a path inside the repository works too)."""
+        found = self.store.workspace(str(key))
+        if found:
+            return found
+        path = Path(key).expanduser()
+        if path.exists():
+            try:
+                root = GitRepo(path).root
+            except NotARepositoryError:
+                root = path.resolve()
+            found = self.store.workspace(str(root))
+            if found:
+                return found
+        raise WorkspaceNotFoundError(
+            f"no workspace {str(key)!r}: add it with `chatml workspace add PATH` (see `chatml workspace list`)"
+        )
+
+    def remove_workspace(self, key: str | Path, force: bool = False) -> None:
+        """Forget a workspace. Its repository, worktrees and branches stay on disk."""
+        ws = self.workspace(key)
+        live = self.store.sessions(include_archived=True, workspace_id=ws.id)
+        if live and not force:
+            raise WorkWouldBeLostError(
+                f"workspace {ws.name!r} still has {len(live)} session(s): delete or archive them first,"
+                " or pass force (their worktrees and branches stay on disk)"
+            )
+        self.store.remove_workspace(ws.id)
+
+    def _resolve_workspace(self, repo_or_workspace: Workspace | str | Path | None) -> Workspace:
+        if isinstance(repo_or_workspace, Workspace):
+            return repo_or_workspace
+        key = repo_or_workspace if repo_or_workspace is not None else Path.cwd()
+        try:
+            return self.workspace(key)
+        except WorkspaceNotFoundError:
+            if Path(key).expanduser().exists():
+                return self.add_workspace(key)
+            raise
+
+    def _prefix(self, ws: Workspace) -> str:
+        return self.branch_prefix if ws.branch_prefix is None else ws.branch_prefix
+
+    def _upstream(self, repo: GitRepo, ws: Workspace) -> str:
+        """``<remote>/<default>`` when it exists, else the local default branch."""
+        if ws.remote and repo.resolve(f"refs/remotes/{ws.remote}/{ws.default_branch}"):
+            return f"{ws.remote}/{ws.default_branch}"
+        return ws.default_branch
+
+    def _fetch(self, repo: GitRepo, ws: Workspace, force: bool = True) -> str | None:
+        """Fetch the workspace's remote unless throttled; return a warning when it failed."""
+        if not ws.remote:
+            return None
+        fresh = self.store.workspace(ws.id)
+        last = fresh.last_fetch_at if fresh else None
+        if not force and last and time.time() - last < self.config.fetch_throttle:
+            return None
+        self.progress(f"fetching {ws.remote}")
+        error = repo.fetch(ws.remote, self.config.fetch_timeout)
+        if error is None:
+            self.store.update_workspace(ws.id, last_fetch_at=time.time())
+        return error
+
+    # -- sessions: create -----------------------------------------------------------------------
+
+    def new_session(
+        self,
+        repo_or_workspace: Workspace | str | Path | None = None,
+        name: str | None = None,
+        prompt: str | None = None,
+        base: str | None = None,
+        priority: Priority | str | None = None,
+        from_pr: int | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        permission_mode: PermissionMode | str | None = None,
+    ) -> Session:
+        """Create a session: fetch, worktree + branch from ``origin/<default>``, setup scripts.
+
+        Every step is undone when a later one fails, so a failed call leaves no worktree,
+        branch or row behind. A prompt starts the agent at once.
+        """
+        ws = self._resolve_workspace(repo_or_workspace)
+        repo = GitRepo(ws.path)
+        prio = Priority.parse(priority) if priority is not None else Priority.NONE
+        mode = (
+            PermissionMode.parse(permission_mode) if permission_mode is not None else PermissionMode.DEFAULT
+        )
+        if from_pr is not None and base is not None:
+            raise InvalidArgumentError("give either --from-pr or --base, not both")
+        wanted = naming.slugify(name) if name is not None else None
+        if wanted is None and from_pr is not None:
+            wanted = f"pr-{from_pr}"
+        prefix = self._prefix(ws)
+        if wanted is not None and not repo.valid_branch_name(_join(prefix, wanted)):
+            raise InvalidNameError(f"git refuses {_join(prefix, wanted)!r} as a branch name: choose another")
+        base_dir = self.workspaces_dir / ws.name
+        self._check_writable(base_dir)
+        warnings: list[str] = []
+        if from_pr is not None:
+            if not ws.remote:
+                raise InvalidArgumentError(f"workspace {ws.name!r} has no remote to fetch pull requests from")
+            if from_pr <= 0:
+                raise InvalidArgumentError(f"pull request number must be positive, not {from_pr}")
+            self.progress(f"fetching pull request #{from_pr}")
+            start = repo.fetch_pull_request(ws.remote, from_pr, self.config.fetch_timeout)
+            base_ref = f"pull/{from_pr}/head"
+        else:
+            fetch_error = self._fetch(repo, ws)
+            if fetch_error:
+                warnings.append(f"fetch failed, using local refs ({fetch_error})")
+            base_ref = base or self._upstream(repo, ws)
+            start = repo.require(base_ref)
+        self.progress("creating worktree")
+        with repo.lock():
+            rec = self._create_locked(
+                repo, ws, base_dir, prefix, wanted, base_ref, start, prio, mode, agent, model, from_pr
+            )
+        try:
+            task = self._task_conversation(rec.id)
+            for warning in warnings:
+                self.store.append_event(task, EventType.NOTICE, {"message": warning})
+            self._copy_included(repo, ws.path, rec.worktree_path)
+        except BaseException:
+            self._rollback_create(repo, rec)
+            raise
+        self._run_setup(repo, ws, rec, task)
+        session = self._handle(rec.id)
+        if prompt:
+            session.send(prompt)
+        return session
+
+    def _create_locked(
+        self,
+        repo: GitRepo,
+        ws: Workspace,
+        base_dir: Path,
+        prefix: str,
+        wanted: str | None,
+        base_ref: str,
+        start: str,
+        prio: Priority,
+        mode: PermissionMode,
+        agent: str | None,
+        model: str | None,
+        from_pr: int | None,
+    ) -> SessionRecord:
+        taken = {s.name for s in self.store.sessions(include_archived=True, workspace_id=ws.id)}
+        for attempt in range(MAX_NAME_ATTEMPTS):
+            name = wanted or naming.generated_name(attempt)
+            branch = _join(prefix, name)
+            path = base_dir / name
+            clash = name in taken or repo.branch_exists(branch) or path.exists()
+            if clash and wanted:
+                raise SessionExistsError(
+                    f"session name {name!r} is taken in workspace {ws.name!r}"
+                    f" (session, branch {branch!r} or directory {path}): choose another name"
+                )
+            if not clash:
+                break
+        else:
+            raise SessionExistsError(f"no free generated name after {MAX_NAME_ATTEMPTS} tries: give a name")
+        repo.add_worktree(path, branch, start)
+        now = time.time()
+        rec = SessionRecord(
+            id=new_id(), workspace_id=ws.id, name=name, branch=branch, worktree_path=path,
+            base_ref=base_ref, base_commit=start, created_at=now, updated_at=now, priority=prio,
+            agent_backend=agent, model=model, permission_mode=mode, pr_number=from_pr,
+        )  # fmt: skip
+        try:
+            with self.store.transaction() as conn:
+                port = self.store.free_port_base(conn, self.config.port_start, self.config.port_block)
+                rec = _replace(rec, port_base=port)
+                self.store.insert_session(conn, rec)
+                self.store.insert_conversation(conn, rec.id, ConversationKind.TASK, "Task")
+        except BaseException:
+            self._undo_git(repo, path, branch)
+            raise
+        return rec
+
+    def _undo_git(self, repo: GitRepo, path: Path, branch: str) -> None:
+        with repo.lock():
+            try:
+                repo.remove_worktree(path)
+            finally:
+                if repo.branch_exists(branch):
+                    repo.delete_branch(branch)
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _rollback_create(self, repo: GitRepo, rec: SessionRecord) -> None:
+        self.store.delete_session(rec.id)
+        self._undo_git(repo, rec.worktree_path, rec.branch)
+
+    def _copy_included(self, repo: GitRepo, source: Path, worktree: Path) -> list[str]:
+        copied = repo.included_ignored_files(source)
+        for rel in copied:
+            target = worktree / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / rel, target, follow_symlinks=False)
+        return copied
+
+    def _run_setup(self, repo: GitRepo, ws: Workspace, rec: SessionRecord, conversation: str) -> None:
+        """Run setup scripts; a failing script is recorded (the session is kept to inspect it)."""
+        found = scripts.load_scripts(ws.path, "setup")
+        env = scripts.script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
+        for script in found:
+            self.progress(f"running setup script {script.name}")
+            result = scripts.run_script(script, rec.worktree_path, env, self.config.script_timeout)
+            self.store.append_event(
+                conversation,
+                EventType.SETUP_OUTPUT,
+                {
+                    "script": script.name,
+                    "command": script.command,
+                    "output": result.output,
+                    "exit_code": result.exit_code,
+                },
+            )
+            if not result.ok:
+                self.store.append_event(
+                    conversation,
+                    EventType.ERROR,
+                    {
+                        "message": f"setup script {script.name!r} exited {result.exit_code}; later scripts skipped"
+                    },
+                )
+                self.store.update_session(rec.id, health=f"setup script {script.name} failed")
+                break
+
+    def _task_conversation(self, session_id: str) -> str:
+        for conv in self.store.conversations(session_id):
+            if conv.kind is ConversationKind.TASK:
+                return conv.id
+        return self.store.add_conversation(session_id, ConversationKind.TASK, "Task")
+
+    # -- sessions: find -------------------------------------------------------------------------
+
+    def _handle(self, session_id: str) -> Session:
+        from .session import Session
+
+        return Session(self, session_id)
+
+    def record(self, session_id: str) -> SessionRecord:
+        """The stored record of a session (raises when it was deleted)."""
+        rec = self.store.session(session_id)
+        if rec is None:
+            raise SessionNotFoundError(f"session {session_id} no longer exists")
+        return rec
+
+    def session(self, name_or_id: str, workspace: str | None = None) -> Session:
+        """A session by name, id or id prefix (8+ characters)."""
+        found = self.store.sessions_named(name_or_id)
+        if workspace is not None:
+            ws = self.workspace(workspace)
+            found = [s for s in found if s.workspace_id == ws.id]
+        if not found:
+            raise SessionNotFoundError(
+                f"no session named {name_or_id!r}: see `chatml list --all` for the names"
+            )
+        if len(found) > 1:
+            names = sorted(self._workspace_name(s.workspace_id) for s in found)
+            raise AmbiguousSessionError(
+                f"{name_or_id!r} names sessions in workspaces {', '.join(names)}: pass the workspace"
+            )
+        return self._handle(found[0].id)
+
+    def sessions(self, include_archived: bool = False) -> list[Session]:
+        """Sessions, oldest first (reconciled with git)."""
+        return [self._handle(rec.id) for rec in self._reconciled(include_archived)]
+
+    def _workspace_name(self, workspace_id: str) -> str:
+        ws = self.store.workspace(workspace_id)
+        return ws.name if ws else "?"
+
+    def _reconciled(self, include_archived: bool) -> list[SessionRecord]:
+        return [self.reconcile(rec) for rec in self.store.sessions(include_archived)]
+
+    def reconcile(self, rec: SessionRecord) -> SessionRecord:
+        """Compare a record with git and record what was changed by hand (no exception)."""
+        if rec.archived:
+            return rec
+        health = "ok"
+        updates: dict[str, Any] = {}
+        head = read_head(rec.worktree_path)
+        if head is None:
+            moved = self._find_moved(rec)
+            if moved is not None:
+                updates["worktree_path"] = moved
+                health = f"worktree moved to {moved}"
+                head = read_head(moved)
+            else:
+                health = "worktree missing (deleted by hand?): run `chatml gc` or unarchive"
+        if head is not None:
+            if head.branch is None:
+                health = f"detached HEAD at {str(head.commit)[:10]} (branch {rec.branch} kept)"
+            elif head.branch != rec.branch:
+                others = {s.branch for s in self.store.sessions(True, rec.workspace_id) if s.id != rec.id}
+                if head.branch not in others:
+                    updates["branch"] = head.branch
+                health = f"branch switched by hand from {rec.branch} to {head.branch}"
+        if rec.health.startswith("setup script") and health == "ok":
+            health = rec.health
+        if health != rec.health or updates:
+            self.store.update_session(rec.id, health=health, updated_at=rec.updated_at, **updates)
+            if health != "ok":
+                self.store.append_event(
+                    self._task_conversation(rec.id), EventType.NOTICE, {"message": health}
+                )
+            return self.record(rec.id)
+        return rec
+
+    def _find_moved(self, rec: SessionRecord) -> Path | None:
+        ws = self.store.workspace(rec.workspace_id)
+        if ws is None:
+            return None
+        try:
+            entries = GitRepo(ws.path).worktrees()
+        except GitError:
+            return None
+        for entry in entries:
+            if entry.branch == rec.branch and entry.path != rec.worktree_path and entry.path.exists():
+                return entry.path
+        return None
+
+    # -- sessions: operations (the Session handle delegates here) -------------------------------
+
+    def _live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
+        rec = self.reconcile(self.record(session_id))
+        if rec.archived:
+            raise SessionArchivedError(
+                f"session {rec.name!r} is archived: `chatml unarchive {rec.name}` before you {action}"
+            )
+        ws = self.workspace(rec.workspace_id)
+        return rec, ws, GitRepo(ws.path)
+
+    def update(
+        self,
+        session_id: str,
+        priority: Priority | str | None = None,
+        task_status: TaskStatus | str | None = None,
+        pinned: bool | None = None,
+        name: str | None = None,
+    ) -> SessionRecord:
+        """Change priority, task status, pin, or name (the branch follows while it is unpushed)."""
+        rec = self.record(session_id)
+        fields: dict[str, Any] = {}
+        if priority is not None:
+            fields["priority"] = Priority.parse(priority).value
+        if task_status is not None:
+            fields["task_status"] = TaskStatus.parse(task_status).value
+        if pinned is not None:
+            fields["pinned"] = int(bool(pinned))
+        if name is not None and naming.slugify(name) != rec.name:
+            if rec.archived:
+                raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it to rename it")
+            fields.update(self._rename(rec, naming.slugify(name)))
+        if fields:
+            self.store.update_session(session_id, **fields)
+        return self.record(session_id)
+
+    def _rename(self, rec: SessionRecord, new: str) -> dict[str, Any]:
+        ws = self.workspace(rec.workspace_id)
+        repo = GitRepo(ws.path)
+        if any(s.name == new for s in self.store.sessions(True, ws.id)):
+            raise SessionExistsError(f"session name {new!r} is taken in workspace {ws.name!r}")
+        pushed = bool(ws.remote and repo.resolve(f"refs/remotes/{ws.remote}/{rec.branch}"))
+        if pushed:
+            return {"name": new}
+        prefix = rec.branch.rsplit("/", 1)[0] + "/" if "/" in rec.branch else ""
+        branch = prefix + new
+        if not repo.valid_branch_name(branch):
+            raise InvalidNameError(f"git refuses {branch!r} as a branch name: choose another")
+        with repo.lock():
+            if repo.branch_exists(branch):
+                raise SessionExistsError(f"branch {branch!r} already exists: choose another name")
+            repo.rename_branch(rec.branch, branch)
+        return {"name": new, "branch": branch}
+
+    def sync(self, session_id: str, fetch: bool = True) -> SessionRecord:
+        """Fetch (throttled) and store ahead/behind against ``origin/<default>``."""
+        rec, ws, repo = self._live(session_id, "sync it")
+        if fetch:
+            self._fetch(repo, ws, force=False)
+        upstream = self._upstream(repo, ws)
+        if not repo.branch_exists(rec.branch):
+            raise GitError(f"branch {rec.branch!r} of session {rec.name!r} no longer exists")
+        ahead, behind = repo.ahead_behind(upstream, rec.branch)
+        self.store.update_session(rec.id, ahead=ahead, behind=behind, drift_checked_at=time.time(),
+                                  updated_at=rec.updated_at)  # fmt: skip
+        return self.record(rec.id)
+
+    def sync_all(self) -> list[SessionRecord]:
+        """Sync every live session, one fetch per workspace."""
+        done: list[SessionRecord] = []
+        for rec in self._reconciled(include_archived=False):
+            if read_head(rec.worktree_path) is not None:
+                done.append(self.sync(rec.id))
+        return done
+
+    def archive(self, session_id: str, force: bool = False) -> SessionRecord:
+        """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
+        rec, ws, repo = self._live(session_id, "archive it again")
+        task = self._task_conversation(rec.id)
+        snapshot_ref = None
+        if read_head(rec.worktree_path) is not None:
+            for script in scripts.load_scripts(ws.path, "archive"):
+                env = scripts.script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
+                result = scripts.run_script(script, rec.worktree_path, env, self.config.script_timeout)
+                self.store.append_event(task, EventType.SETUP_OUTPUT, {
+                    "script": script.name, "command": script.command, "output": result.output,
+                    "exit_code": result.exit_code,
+                })  # fmt: skip
+                if not result.ok and not force:
+                    raise GitError(
+                        f"archive script {script.name!r} exited {result.exit_code}: fix it or archive with force"
+                    )
+            summary = fallback_summary(repo, rec, repo.status_porcelain(rec.worktree_path))
+            with repo.lock():
+                extra = repo.included_ignored_files(rec.worktree_path)
+                snapshot = repo.snapshot(rec.worktree_path, extra)
+                if snapshot:
+                    snapshot_ref = f"{SNAPSHOT_NS}/{rec.id}/archive"
+                    repo.update_ref(snapshot_ref, snapshot)
+                repo.remove_worktree(rec.worktree_path)
+        else:
+            summary = fallback_summary(repo, rec, None)
+        self.store.update_session(
+            rec.id, archived=1, snapshot_ref=snapshot_ref, archive_summary=summary,
+            archive_summary_state=SummaryState.COMPLETED.value, ahead=None, behind=None, health="ok",
+        )  # fmt: skip
+        self.store.append_event(task, EventType.ARCHIVE_SUMMARY, {"summary": summary, "source": "fallback"})
+        return self.record(rec.id)
+
+    def unarchive(self, session_id: str) -> SessionRecord:
+        """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
+        rec = self.record(session_id)
+        if not rec.archived:
+            raise SessionNotArchivedError(f"session {rec.name!r} is not archived")
+        ws = self.workspace(rec.workspace_id)
+        repo = GitRepo(ws.path)
+        path = rec.worktree_path
+        if path.exists() and any(path.iterdir()):
+            raise WorktreeMissingError(
+                f"{path} is in the way (not empty): move it aside, then unarchive {rec.name!r} again"
+            )
+        snapshot = repo.resolve(rec.snapshot_ref) if rec.snapshot_ref else None
+        with repo.lock():
+            if path.exists():
+                path.rmdir()
+            if repo.branch_exists(rec.branch):
+                repo.attach_worktree(path, rec.branch)
+            elif snapshot:
+                repo.add_worktree(path, rec.branch, f"{snapshot}^1")
+            else:
+                raise GitError(
+                    f"branch {rec.branch!r} of session {rec.name!r} is gone and no snapshot holds it"
+                )
+            try:
+                self._copy_included(repo, ws.path, path)
+                if snapshot and rec.snapshot_ref:
+                    repo.restore(path, snapshot)
+                    repo.update_ref(f"{SNAPSHOT_NS}/{rec.id}/restored-{int(time.time())}", snapshot)
+                    repo.delete_ref(rec.snapshot_ref)
+            except BaseException:
+                repo.remove_worktree(path)
+                raise
+        self.store.update_session(rec.id, archived=0, snapshot_ref=None, health="ok")
+        return self.reconcile(self.record(rec.id))
+
+    def at_risk(self, rec: SessionRecord, repo: GitRepo) -> list[str]:
+        """What deleting the session would lose: uncommitted files, unique commits, a snapshot."""
+        risks: list[str] = []
+        if not rec.archived and read_head(rec.worktree_path) is not None:
+            changed = len(repo.status_porcelain(rec.worktree_path).splitlines())
+            if changed:
+                risks.append(f"{changed} uncommitted file(s)")
+        if repo.branch_exists(rec.branch):
+            unique = repo.unique_commits(rec.branch)
+            if unique:
+                risks.append(f"{unique} commit(s) on no other branch or remote")
+        if rec.snapshot_ref and repo.resolve(rec.snapshot_ref):
+            risks.append("archived uncommitted work")
+        return risks
+
+    def delete(self, session_id: str, force: bool = False) -> str | None:
+        """Delete worktree, branch and record; refuse when work would be lost unless ``force``.
+
+        With ``force``, the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
+        :meth:`gc` removes it. Returns that ref (or None when nothing needed keeping).
+        """
+        rec = self.record(session_id)
+        ws = self.workspace(rec.workspace_id)
+        repo = GitRepo(ws.path)
+        risks = self.at_risk(rec, repo)
+        if risks and not force:
+            raise WorkWouldBeLostError(
+                f"deleting {rec.name!r} would lose {', '.join(risks)}: archive it, push the branch,"
+                " or delete with force (keeps a snapshot ref until gc)"
+            )
+        kept: str | None = None
+        with repo.lock():
+            if risks:
+                kept = f"{SNAPSHOT_NS}/{rec.id}/deleted"
+                tip: str | None = None
+                if not rec.archived and read_head(rec.worktree_path) is not None:
+                    extra = repo.included_ignored_files(rec.worktree_path)
+                    tip = repo.snapshot(rec.worktree_path, extra)
+                if tip is None and rec.snapshot_ref:
+                    tip = repo.resolve(rec.snapshot_ref)
+                if tip is None:
+                    tip = repo.resolve(f"refs/heads/{rec.branch}")
+                if tip is None:
+                    kept = None
+                else:
+                    repo.update_ref(kept, tip)
+            if not rec.archived:
+                repo.remove_worktree(rec.worktree_path)
+            if rec.snapshot_ref and repo.resolve(rec.snapshot_ref):
+                repo.delete_ref(rec.snapshot_ref)
+            if repo.branch_exists(rec.branch):
+                repo.delete_branch(rec.branch)
+        self.store.delete_session(rec.id)
+        return kept
+
+    def disk_usage(self, session_id: str) -> int:
+        """Bytes the session's worktree takes on disk (0 when archived)."""
+        return disk_usage(self.record(session_id).worktree_path)
+
+    # -- garbage collection ---------------------------------------------------------------------
+
+    def gc(self, dry_run: bool = True) -> GcReport:
+        """Find orphan worktrees, missing worktrees and stale snapshot refs; clean them unless dry."""
+        report = GcReport(dry_run=dry_run)
+        known_ids = {s.id for s in self.store.sessions(include_archived=True)}
+        for ws in self.workspaces():
+            try:
+                repo = GitRepo(ws.path)
+            except GitError as exc:
+                report.actions.append(f"skipped workspace {ws.name}: {exc}")
+                continue
+            records = self.store.sessions(include_archived=True, workspace_id=ws.id)
+            paths = {rec.worktree_path for rec in records}
+            base = self.workspaces_dir / ws.name
+            for entry in repo.worktrees()[1:]:
+                if entry.path in paths:
+                    continue
+                if entry.prunable or not entry.path.exists():
+                    report.half_made.append(str(entry.path))
+                    if not dry_run:
+                        repo.run("worktree", "prune")
+                        report.actions.append(f"pruned git's record of {entry.path}")
+                    continue
+                if _is_under(entry.path, base):
+                    report.orphan_worktrees.append(entry.path)
+                    if not dry_run:
+                        report.actions.append(self._collect_orphan(repo, entry.path))
+            for rec in records:
+                if rec.archived:
+                    continue
+                rec = self.reconcile(rec)
+                if read_head(rec.worktree_path) is None:
+                    report.missing_worktrees.append(rec.name)
+                    if not dry_run:
+                        with repo.lock():
+                            repo.run("worktree", "prune")
+                        self.store.update_session(
+                            rec.id, archived=1, health="ok", archive_summary_state=SummaryState.COMPLETED.value,
+                            archive_summary="Worktree was deleted by hand; the branch is kept. Unarchive to recreate it.",
+                        )  # fmt: skip
+                        report.actions.append(
+                            f"archived {rec.name} (worktree gone, branch {rec.branch} kept)"
+                        )
+            for ref in repo.refs(SNAPSHOT_NS):
+                parts = ref.removeprefix(SNAPSHOT_NS + "/").split("/")
+                stale = parts[0] not in known_ids or parts[-1].startswith("restored-")
+                if stale:
+                    report.stale_snapshot_refs.append(ref)
+                    if not dry_run:
+                        repo.delete_ref(ref)
+                        report.actions.append(f"deleted {ref}")
+        return report
+
+    def _collect_orphan(self, repo: GitRepo, path: Path) -> str:
+        with repo.lock():
+            snapshot = repo.snapshot(path)
+            note = ""
+            if snapshot:
+                ref = f"refs/chatml/orphans/{path.name}-{int(time.time())}"
+                repo.update_ref(ref, snapshot)
+                note = f", its changes kept in {ref}"
+            repo.remove_worktree(path)
+        return f"removed orphan worktree {path}{note} (its branch is kept)"
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def table(self, include_archived: bool = False) -> pandas.DataFrame:
+        """The session table, pinned first, then by priority (urgent first), then most recent."""
+        from ..reports.table import session_table
+
+        return session_table(self, include_archived=include_archived)
+
+    def rows(self, include_archived: bool = False) -> list[dict[str, Any]]:
+        """The table's rows as plain dicts (what ``--json`` prints), already sorted."""
+        names = {ws.id: ws.name for ws in self.workspaces()}
+        rows: list[dict[str, Any]] = []
+        for rec in self._reconciled(include_archived):
+            rows.append({
+                "name": rec.name, "workspace": names.get(rec.workspace_id, "?"),
+                "priority": rec.priority.value, "task_status": rec.task_status.value,
+                "pinned": rec.pinned, "pr_status": rec.pr_status.value, "branch": rec.branch,
+                "ahead": rec.ahead, "behind": rec.behind, "agent_state": self.agent_state(rec.id),
+                "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
+                "health": rec.health, "id": rec.id,
+            })  # fmt: skip
+        rank = {p.value: p.rank for p in Priority}
+        rows.sort(key=lambda r: (not r["pinned"], rank[str(r["priority"])], -float(r["updated_at"])))
+        return rows
+
+    def agent_state(self, session_id: str) -> str:
+        """The task conversation's agent state."""
+        for conv in self.store.conversations(session_id):
+            if conv.kind is ConversationKind.TASK:
+                return conv.agent_state.value
+        return "idle"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+def _valid_ref_part(text: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", text)) and ".." not in text
+
+
+def _is_under(path: Path, base: Path) -> bool:
+    try:
+        path.resolve().relative_to(base.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _replace(rec: SessionRecord, **changes: Any) -> SessionRecord:
+    from dataclasses import replace
+
+    return replace(rec, **changes)

@@ -1,0 +1,184 @@
+"""One rooted exception tree for chatml_lab.
+
+Every error the package raises on purpose derives from :class:`ChatMLError`, and its message is one
+line that names the problem and, where there is one, the fix. UIs translate these in one place each
+(the CLI and the magics print ``str(error)`` on one line, the REST layer maps :attr:`status`).
+
+::
+
+    ChatMLError
+    ├── ConfigError                    bad setting or unusable directory
+    ├── InvalidArgumentError           a value outside its allowed set (priority, status, ...)
+    ├── StorageError                   the SQLite store could not be read or written
+    ├── GitError                       a git command failed
+    │   ├── NotARepositoryError
+    │   ├── EmptyRepositoryError
+    │   ├── BareRepositoryError
+    │   ├── RefNotFoundError
+    │   └── PullRequestNotFoundError
+    ├── WorkspaceError
+    │   ├── WorkspaceNotFoundError
+    │   └── WorkspaceExistsError
+    ├── SessionError
+    │   ├── SessionNotFoundError
+    │   ├── AmbiguousSessionError
+    │   ├── SessionExistsError
+    │   ├── InvalidNameError
+    │   ├── SessionArchivedError
+    │   ├── SessionNotArchivedError
+    │   ├── WorktreeMissingError
+    │   └── WorkWouldBeLostError
+    └── AgentError                     agents issue: runner, backends, approvals
+        ├── AgentUnavailableError
+        ├── ApprovalNotFoundError
+        └── AgentTimeoutError
+"""
+
+from __future__ import annotations
+
+
+class ChatMLError(Exception):
+    """Root of every error chatml_lab raises on purpose."""
+
+    #: HTTP status a REST layer should answer with.
+    status: int = 400
+
+
+class ConfigError(ChatMLError):
+    """A setting is invalid or a configured directory cannot be used."""
+
+
+class InvalidArgumentError(ChatMLError):
+    """An argument is outside its allowed values."""
+
+
+class StorageError(ChatMLError):
+    """The session store could not be opened, migrated, read or written."""
+
+    status = 500
+
+
+class GitError(ChatMLError):
+    """A git operation failed."""
+
+    status = 409
+
+
+class NotARepositoryError(GitError):
+    """The path is not inside a git repository."""
+
+    status = 400
+
+
+class EmptyRepositoryError(GitError):
+    """The repository has no commit yet."""
+
+    status = 400
+
+
+class BareRepositoryError(GitError):
+    """The repository is bare: it has no working tree to branch from."""
+
+    status = 400
+
+
+class RefNotFoundError(GitError):
+    """A branch, tag or commit named by the user does not exist."""
+
+    status = 404
+
+
+class PullRequestNotFoundError(GitError):
+    """The remote publishes no ``refs/pull/N/head`` for the number given."""
+
+    status = 404
+
+
+class WorkspaceError(ChatMLError):
+    """A workspace operation failed."""
+
+
+class WorkspaceNotFoundError(WorkspaceError):
+    """No registered workspace matches."""
+
+    status = 404
+
+
+class WorkspaceExistsError(WorkspaceError):
+    """The repository or name is already registered."""
+
+    status = 409
+
+
+class SessionError(ChatMLError):
+    """A session operation failed."""
+
+
+class SessionNotFoundError(SessionError):
+    """No session matches the name or id."""
+
+    status = 404
+
+
+class AmbiguousSessionError(SessionError):
+    """A name matches sessions in several workspaces."""
+
+    status = 409
+
+
+class SessionExistsError(SessionError):
+    """The session name or its branch is already taken."""
+
+    status = 409
+
+
+class InvalidNameError(SessionError):
+    """A name cannot be turned into a valid session and branch name."""
+
+
+class SessionArchivedError(SessionError):
+    """The operation needs a live worktree but the session is archived."""
+
+    status = 409
+
+
+class SessionNotArchivedError(SessionError):
+    """Unarchive was asked of a session that is not archived."""
+
+    status = 409
+
+
+class WorktreeMissingError(SessionError):
+    """The session's worktree is gone from disk (deleted or moved by hand)."""
+
+    status = 409
+
+
+class WorkWouldBeLostError(SessionError):
+    """The operation would lose uncommitted or unpushed work; ``force`` keeps a snapshot ref."""
+
+    status = 409
+
+
+class AgentError(ChatMLError):
+    """An agent, runner or backend problem."""
+
+    status = 500
+
+
+class AgentUnavailableError(AgentError):
+    """No usable agent backend is configured or installed."""
+
+    status = 400
+
+
+class ApprovalNotFoundError(AgentError):
+    """No pending approval request matches."""
+
+    status = 404
+
+
+class AgentTimeoutError(AgentError):
+    """Waiting for an agent took longer than the timeout."""
+
+    status = 504

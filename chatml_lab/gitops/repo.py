@@ -1,0 +1,376 @@
+"""Git operations on one repository, through GitPython, serialised by a per-repository lock.
+
+Only this module runs git. Everything that changes refs, worktrees or the index takes
+:meth:`GitRepo.lock` (an ``flock`` on a file in the common git dir), so two processes or two
+threads never run mutating git commands on one repository at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from ..errors import (
+    BareRepositoryError,
+    EmptyRepositoryError,
+    GitError,
+    NotARepositoryError,
+    PullRequestNotFoundError,
+    RefNotFoundError,
+)
+
+# Snapshot commits live on private refs; a fixed identity keeps them working where none is configured.
+_SNAPSHOT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "chatml snapshot",
+    "GIT_AUTHOR_EMAIL": "chatml@localhost",
+    "GIT_COMMITTER_NAME": "chatml snapshot",
+    "GIT_COMMITTER_EMAIL": "chatml@localhost",
+}
+
+# Threads of one process share an flock, so they also need an in-process lock per repository.
+_THREAD_LOCKS: dict[str, threading.RLock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    """One line group of ``git worktree list --porcelain``."""
+
+    path: Path
+    head: str | None
+    branch: str | None
+    detached: bool
+    prunable: bool
+
+
+def _first_line(exc: git.GitCommandError) -> str:
+    text = (exc.stderr or exc.stdout or str(exc)).strip()
+    for line in text.splitlines():
+        line = line.strip().strip("'").removeprefix("stderr: ").strip("'").strip()
+        if line:
+            return line.removeprefix("fatal: ").removeprefix("error: ")
+    return str(exc.status)
+
+
+class GitRepo:
+    """A non-bare repository with at least one commit (validated on construction)."""
+
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise NotARepositoryError(f"{path} does not exist: give the path of a git repository")
+        try:
+            repo = git.Repo(path, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotARepositoryError(
+                f"{path} is not a git repository: run `git init` there or give a repository path"
+            ) from None
+        if repo.bare:
+            raise BareRepositoryError(
+                f"{path} is a bare repository: clone it (`git clone {path} DIR`) and add the clone"
+            )
+        self.repo = repo
+        self.root = Path(repo.working_tree_dir or path).resolve()
+        self.common_dir = Path(repo.common_dir).resolve()
+        try:
+            repo.git.rev_parse("--verify", "HEAD^{commit}")
+        except git.GitCommandError:
+            if not self._has_any_commit():
+                raise EmptyRepositoryError(
+                    f"{self.root} has no commits yet: make a first commit, then add it again"
+                ) from None
+
+    def _has_any_commit(self) -> bool:
+        try:
+            return bool(self.repo.git.rev_list("--all", "--max-count=1").strip())
+        except git.GitCommandError:
+            return False
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def run(self, *args: str, cwd: Path | None = None, timeout: float | None = None) -> str:
+        """Run ``git ARGS`` (in ``cwd`` or the main checkout); raise :class:`GitError` on failure."""
+        runner = git.Git(str(cwd or self.root))
+        try:
+            out: str = runner.execute(["git", *args], kill_after_timeout=timeout, with_extended_output=False)  # type: ignore[call-overload]
+            return out
+        except git.GitCommandError as exc:
+            raise GitError(f"git {args[0]} failed: {_first_line(exc)}") from exc
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise mutating git commands on this repository across threads and processes."""
+        key = str(self.common_dir)
+        with _THREAD_LOCKS_GUARD:
+            thread_lock = _THREAD_LOCKS.setdefault(key, threading.RLock())
+        with thread_lock:
+            lock_path = self.common_dir / "chatml.lock"
+            with open(lock_path, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- refs -----------------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit ``ref`` names, or None."""
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip() or None
+        except GitError:
+            return None
+
+    def require(self, ref: str) -> str:
+        """The commit ``ref`` names; :class:`RefNotFoundError` when it names none."""
+        sha = self.resolve(ref)
+        if sha is None:
+            raise RefNotFoundError(f"no branch, tag or commit named {ref!r} in {self.root}")
+        return sha
+
+    def branch_exists(self, branch: str) -> bool:
+        """True when ``refs/heads/<branch>`` exists."""
+        return self.resolve(f"refs/heads/{branch}") is not None
+
+    def valid_branch_name(self, branch: str) -> bool:
+        """True when git accepts ``branch`` as a branch name."""
+        try:
+            self.run("check-ref-format", "--branch", branch)
+        except GitError:
+            return False
+        return True
+
+    def remotes(self) -> list[str]:
+        """Configured remote names."""
+        return [r.name for r in self.repo.remotes]
+
+    def current_branch(self) -> str | None:
+        """The main checkout's branch, or None on a detached HEAD."""
+        try:
+            return self.run("symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
+        except GitError:
+            return None
+
+    def default_branch(self, remote: str | None) -> str:
+        """``<remote>/HEAD``'s target, else the current branch, else main/master, else any branch."""
+        if remote:
+            try:
+                target = self.run("symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD").strip()
+                return target.removeprefix(f"refs/remotes/{remote}/")
+            except GitError:
+                pass
+        current = self.current_branch()
+        if current:
+            return current
+        for name in ("main", "master"):
+            if self.branch_exists(name) or (remote and self.resolve(f"refs/remotes/{remote}/{name}")):
+                return name
+        heads = self.run("for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+        if heads:
+            return heads[0]
+        raise EmptyRepositoryError(f"{self.root} has no branch to base sessions on")
+
+    def update_ref(self, ref: str, sha: str) -> None:
+        """Point ``ref`` at ``sha``."""
+        self.run("update-ref", ref, sha)
+
+    def delete_ref(self, ref: str) -> None:
+        """Delete ``ref``."""
+        self.run("update-ref", "-d", ref)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """``{refname: sha}`` under ``prefix``."""
+        out = self.run("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        pairs = (line.split(" ", 1) for line in out.splitlines() if line.strip())
+        return {name: sha for name, sha in pairs}
+
+    # -- remote ---------------------------------------------------------------------------------
+
+    def fetch(self, remote: str, timeout: float, *refspecs: str) -> str | None:
+        """Fetch ``remote`` within ``timeout`` seconds; return None on success, else why it failed."""
+        args = ["fetch", "--quiet", "--no-tags", remote, *refspecs]
+        try:
+            self.run(*args, timeout=timeout)
+        except GitError as exc:
+            return str(exc)
+        return None
+
+    def fetch_pull_request(self, remote: str, number: int, timeout: float) -> str:
+        """Fetch ``refs/pull/N/head`` (how GitHub publishes PRs, forks included); return its sha."""
+        ref = f"refs/chatml/pr/{number}"
+        error = self.fetch(remote, timeout, f"+refs/pull/{number}/head:{ref}")
+        if error is not None:
+            if "couldn't find remote ref" in error or "not our ref" in error:
+                raise PullRequestNotFoundError(
+                    f"pull request #{number} not found on {remote}: check the number"
+                )
+            raise GitError(f"could not fetch pull request #{number} from {remote}: {error}")
+        sha = self.require(ref)
+        self.delete_ref(ref)
+        return sha
+
+    # -- worktrees ------------------------------------------------------------------------------
+
+    def worktrees(self) -> list[WorktreeEntry]:
+        """Every worktree git knows of (the main checkout first)."""
+        out = self.run("worktree", "list", "--porcelain")
+        entries: list[WorktreeEntry] = []
+        block: dict[str, str] = {}
+        for line in [*out.splitlines(), ""]:
+            if line.strip():
+                key, _, value = line.partition(" ")
+                block[key] = value
+                continue
+            if "worktree" in block:
+                branch = block.get("branch")
+                entries.append(
+                    WorktreeEntry(
+                        path=Path(block["worktree"]),
+                        head=block.get("HEAD"),
+                        branch=branch.removeprefix("refs/heads/") if branch else None,
+                        detached="detached" in block,
+                        prunable="prunable" in block,
+                    )
+                )
+            block = {}
+        return entries
+
+    def add_worktree(self, path: Path, branch: str, start: str) -> None:
+        """Create ``branch`` at ``start`` and check it out in a new worktree at ``path``."""
+        self.run("worktree", "add", "--quiet", "-b", branch, str(path), start)
+
+    def attach_worktree(self, path: Path, branch: str) -> None:
+        """Check out an existing ``branch`` in a new worktree at ``path``."""
+        self.run("worktree", "add", "--quiet", str(path), branch)
+
+    def remove_worktree(self, path: Path) -> None:
+        """Remove a worktree whose content is already safe (snapshotted or clean)."""
+        if path.exists():
+            self.run("worktree", "remove", "--force", str(path))
+        self.run("worktree", "prune")
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete a local branch, merged or not (callers keep a snapshot first)."""
+        self.run("branch", "-D", branch)
+
+    def rename_branch(self, old: str, new: str) -> None:
+        """Rename a local branch (works while it is checked out in a worktree)."""
+        self.run("branch", "-m", old, new)
+
+    # -- state of a worktree --------------------------------------------------------------------
+
+    def status_porcelain(self, worktree: Path) -> str:
+        """``git status --porcelain`` of a worktree (untracked files included)."""
+        return self.run("status", "--porcelain", "--untracked-files=all", cwd=worktree)
+
+    def is_dirty(self, worktree: Path) -> bool:
+        """True when the worktree has changes or untracked files."""
+        return bool(self.status_porcelain(worktree).strip())
+
+    def unique_commits(self, branch: str) -> int:
+        """Commits on ``branch`` that no other branch, remote-tracking ref or tag holds."""
+        out = self.run(
+            "rev-list", "--count", f"refs/heads/{branch}", "--not",
+            f"--exclude=refs/heads/{branch}", "--branches", "--remotes", "--tags",
+        )  # fmt: skip
+        return int(out.strip() or 0)
+
+    def ahead_behind(self, upstream: str, branch: str) -> tuple[int, int]:
+        """``(ahead, behind)`` of ``branch`` against ``upstream`` with merge-base semantics."""
+        out = self.run("rev-list", "--left-right", "--count", f"{upstream}...{branch}")
+        behind, ahead = (int(x) for x in out.split())
+        return ahead, behind
+
+    def log_subjects(self, upstream: str, branch: str, limit: int = 50) -> list[str]:
+        """Subjects of commits on ``branch`` not on ``upstream``, newest first."""
+        out = self.run("log", f"--max-count={limit}", "--format=%h %s", f"{upstream}..{branch}")
+        return [line for line in out.splitlines() if line.strip()]
+
+    def diffstat(self, base: str, tip: str) -> str:
+        """``git diff --stat`` from the merge base of ``base`` and ``tip`` to ``tip``."""
+        return self.run("diff", "--stat", f"{base}...{tip}").rstrip()
+
+    # -- snapshots (never `git stash`: the stash is shared by every worktree) -------------------
+
+    def snapshot(self, worktree: Path, extra_ignored: list[str] | None = None) -> str | None:
+        """Commit the worktree's whole state without touching it, its index or the stash.
+
+        Returns the snapshot commit (None when the worktree is clean). Its first parent is HEAD,
+        its second parent a commit of the index as it was, and its tree is every tracked and
+        untracked, non-ignored file plus the ignored ``extra_ignored`` paths. :meth:`restore`
+        puts it back.
+        """
+        if not self.is_dirty(worktree) and not extra_ignored:
+            return None
+        head = self.run("rev-parse", "HEAD", cwd=worktree).strip()
+        index_tree = self.run("write-tree", cwd=worktree).strip()
+        identity = {**os.environ, **_SNAPSHOT_IDENTITY}
+        index_commit = self._git_env(
+            worktree, identity, "commit-tree", index_tree, "-p", head, "-m", "chatml index snapshot"
+        ).strip()
+        index_file = self.run("rev-parse", "--git-path", "index", cwd=worktree).strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            scratch = Path(tmp) / "index"
+            source = Path(index_file) if Path(index_file).is_absolute() else worktree / index_file
+            shutil.copyfile(source, scratch)
+            env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
+            self._git_env(worktree, env, "add", "--all", "--", ".")
+            if extra_ignored:
+                self._git_env(worktree, env, "add", "--force", "--", *extra_ignored)
+            tree = self._git_env(worktree, env, "write-tree").strip()
+        commit = self._git_env(
+            worktree, identity, "commit-tree", tree, "-p", head, "-p", index_commit, "-m",
+            "chatml worktree snapshot",
+        ).strip()  # fmt: skip
+        return commit
+
+    def _git_env(self, cwd: Path, env: dict[str, str], *args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return proc.stdout
+
+    def restore(self, worktree: Path, snapshot: str) -> None:
+        """Put a :meth:`snapshot` back into a worktree checked out at the snapshot's first parent."""
+        index_tree = self.run("rev-parse", f"{snapshot}^2^{{tree}}", cwd=worktree).strip()
+        deleted = self.run(
+            "diff", "--name-only", "--no-renames", "--diff-filter=D", "-z", "HEAD", snapshot, cwd=worktree
+        )
+        for name in filter(None, deleted.split("\0")):
+            target = worktree / name
+            if target.is_file() or target.is_symlink():
+                target.unlink()
+        self.run("read-tree", f"{snapshot}^{{tree}}", cwd=worktree)
+        self.run("checkout-index", "--all", "--force", cwd=worktree)
+        self.run("read-tree", index_tree, cwd=worktree)
+
+    # -- .worktreeinclude -----------------------------------------------------------------------
+
+    def included_ignored_files(self, source: Path) -> list[str]:
+        """Ignored files in ``source`` that ``.worktreeinclude`` names (gitignore syntax).
+
+        Claude Code's convention: only files git ignores (``.env`` and the like) are copied;
+        tracked files already come with the checkout.
+        """
+        include = source / ".worktreeinclude"
+        if not include.is_file():
+            return []
+        out = self.run("ls-files", "--others", "--ignored", f"--exclude-from={include}", "-z", cwd=source)
+        candidates = [name for name in out.split("\0") if name]
+        if not candidates:
+            return []
+        proc = subprocess.run(
+            ["git", "check-ignore", "--no-index", "-z", "--stdin"],
+            cwd=source, input="\0".join(candidates), capture_output=True, text=True,
+        )  # fmt: skip
+        return sorted(name for name in proc.stdout.split("\0") if name)

@@ -1,0 +1,328 @@
+"""Typed reads and writes over the SQLite schema. No git, no policy: rows in, records out."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..events import Event, EventType, validate
+from ..models import (
+    AgentState,
+    Conversation,
+    ConversationKind,
+    PermissionMode,
+    Priority,
+    PRStatus,
+    SessionRecord,
+    SummaryState,
+    TaskStatus,
+    Workspace,
+)
+from .database import Database
+
+_SESSION_COLUMNS = {
+    "name", "branch", "worktree_path", "base_ref", "base_commit", "updated_at", "priority",
+    "task_status", "pinned", "archived", "archive_summary", "archive_summary_state", "snapshot_ref",
+    "pr_status", "pr_number", "pr_url", "auto_named", "agent_backend", "model", "permission_mode",
+    "cost_usd", "input_tokens", "output_tokens", "ahead", "behind", "drift_checked_at", "health",
+    "agent_options",
+}  # fmt: skip
+
+
+def new_id() -> str:
+    """A fresh random id (hex UUID)."""
+    return uuid.uuid4().hex
+
+
+def _workspace(row: sqlite3.Row) -> Workspace:
+    return Workspace(
+        id=row["id"],
+        name=row["name"],
+        path=Path(row["path"]),
+        default_branch=row["default_branch"],
+        remote=row["remote"],
+        branch_prefix=row["branch_prefix"],
+        created_at=row["created_at"],
+        last_fetch_at=row["last_fetch_at"],
+    )
+
+
+def _session(row: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        name=row["name"],
+        branch=row["branch"],
+        worktree_path=Path(row["worktree_path"]),
+        base_ref=row["base_ref"],
+        base_commit=row["base_commit"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        priority=Priority(row["priority"]),
+        task_status=TaskStatus(row["task_status"]),
+        pinned=bool(row["pinned"]),
+        archived=bool(row["archived"]),
+        archive_summary=row["archive_summary"],
+        archive_summary_state=SummaryState(row["archive_summary_state"]),
+        snapshot_ref=row["snapshot_ref"],
+        pr_status=PRStatus(row["pr_status"]),
+        pr_number=row["pr_number"],
+        pr_url=row["pr_url"],
+        auto_named=bool(row["auto_named"]),
+        agent_backend=row["agent_backend"],
+        model=row["model"],
+        permission_mode=PermissionMode(row["permission_mode"]),
+        cost_usd=row["cost_usd"],
+        input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"],
+        port_base=row["port_base"],
+        ahead=row["ahead"],
+        behind=row["behind"],
+        drift_checked_at=row["drift_checked_at"],
+        health=row["health"],
+        agent_options=json.loads(row["agent_options"]) if row["agent_options"] else {},
+    )
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        session_id=row["session_id"],
+        kind=ConversationKind(row["kind"]),
+        title=row["title"],
+        agent_state=AgentState(row["agent_state"]),
+        agent_session_id=row["agent_session_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        seq=row["seq"],
+        conversation_id=row["conversation_id"],
+        type=EventType(row["type"]),
+        data=json.loads(row["data"]),
+        created_at=row["created_at"],
+    )
+
+
+class Store(Database):
+    """The session store: workspaces, sessions, conversations, events, inbox, leases, settings."""
+
+    # -- workspaces -----------------------------------------------------------------------------
+
+    def add_workspace(self, ws: Workspace) -> None:
+        """Insert a workspace row."""
+        self.execute(
+            "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix, ws.created_at),
+        )
+
+    def workspaces(self) -> list[Workspace]:
+        """All workspaces by name."""
+        return [_workspace(r) for r in self.query("SELECT * FROM workspaces ORDER BY name")]
+
+    def workspace(self, key: str) -> Workspace | None:
+        """The workspace whose id, name or path is ``key``."""
+        rows = self.query("SELECT * FROM workspaces WHERE id = ? OR name = ? OR path = ?", (key, key, key))
+        return _workspace(rows[0]) if rows else None
+
+    def remove_workspace(self, workspace_id: str) -> None:
+        """Delete a workspace row (sessions cascade)."""
+        self.execute("DELETE FROM workspaces WHERE id = ?", (workspace_id,))
+
+    def update_workspace(self, workspace_id: str, **fields: Any) -> None:
+        """Set columns of one workspace."""
+        allowed = {"name", "default_branch", "remote", "branch_prefix", "last_fetch_at"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"not workspace columns: {bad}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.execute(f"UPDATE workspaces SET {sets} WHERE id = ?", (*fields.values(), workspace_id))
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def insert_session(self, conn: sqlite3.Connection, rec: SessionRecord) -> None:
+        """Insert a session row inside the caller's transaction."""
+        conn.execute(
+            "INSERT INTO sessions (id, workspace_id, name, branch, worktree_path, base_ref, base_commit,"
+            " created_at, updated_at, priority, task_status, pinned, agent_backend, model,"
+            " permission_mode, port_base, pr_number, pr_status, agent_options)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rec.id, rec.workspace_id, rec.name, rec.branch, str(rec.worktree_path), rec.base_ref,
+                rec.base_commit, rec.created_at, rec.updated_at, rec.priority.value,
+                rec.task_status.value, int(rec.pinned), rec.agent_backend, rec.model,
+                rec.permission_mode.value, rec.port_base, rec.pr_number, rec.pr_status.value,
+                json.dumps(rec.agent_options),
+            ),
+        )  # fmt: skip
+
+    def sessions(
+        self, include_archived: bool = False, workspace_id: str | None = None
+    ) -> list[SessionRecord]:
+        """Session records, optionally with archived ones and for one workspace."""
+        sql = "SELECT * FROM sessions WHERE 1 = 1"
+        params: list[Any] = []
+        if not include_archived:
+            sql += " AND archived = 0"
+        if workspace_id:
+            sql += " AND workspace_id = ?"
+            params.append(workspace_id)
+        return [_session(r) for r in self.query(sql + " ORDER BY created_at", params)]
+
+    def session(self, session_id: str) -> SessionRecord | None:
+        """One session by id."""
+        rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _session(rows[0]) if rows else None
+
+    def sessions_named(self, name: str) -> list[SessionRecord]:
+        """Sessions whose name or id (or id prefix of 8+ characters) is ``name``."""
+        rows = self.query(
+            "SELECT * FROM sessions WHERE name = ? OR id = ? OR (length(?) >= 8 AND id LIKE ? || '%')",
+            (name, name, name, name),
+        )
+        return [_session(r) for r in rows]
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Set columns of one session and bump ``updated_at`` unless given."""
+        bad = set(fields) - _SESSION_COLUMNS
+        if bad:
+            raise ValueError(f"not session columns: {bad}")
+        fields.setdefault("updated_at", time.time())
+        values = [
+            str(v) if isinstance(v, Path) else json.dumps(v) if isinstance(v, dict) else v
+            for v in fields.values()
+        ]
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete a session row (conversations, events, inbox and leases cascade)."""
+        self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def free_port_base(self, conn: sqlite3.Connection, start: int, block: int) -> int:
+        """The lowest free port block, inside the caller's transaction."""
+        used = {r[0] for r in conn.execute("SELECT port_base FROM sessions")}
+        port = start
+        while port in used:
+            port += block
+        return port
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def insert_conversation(
+        self, conn: sqlite3.Connection, session_id: str, kind: ConversationKind, title: str
+    ) -> str:
+        """Add a conversation inside the caller's transaction; return its id."""
+        conv_id = new_id()[:12]
+        now = time.time()
+        conn.execute(
+            "INSERT INTO conversations (id, session_id, kind, title, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (conv_id, session_id, kind.value, title, now, now),
+        )
+        return conv_id
+
+    def add_conversation(self, session_id: str, kind: ConversationKind, title: str) -> str:
+        """Add a conversation in its own transaction; return its id."""
+        with self.transaction() as conn:
+            return self.insert_conversation(conn, session_id, kind, title)
+
+    def conversations(self, session_id: str) -> list[Conversation]:
+        """A session's conversations, oldest first."""
+        rows = self.query(
+            "SELECT * FROM conversations WHERE session_id = ? ORDER BY created_at, rowid", (session_id,)
+        )
+        return [_conversation(r) for r in rows]
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        """One conversation by id."""
+        rows = self.query("SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+        return _conversation(rows[0]) if rows else None
+
+    def update_conversation(self, conversation_id: str, **fields: Any) -> None:
+        """Set columns of one conversation."""
+        allowed = {"title", "agent_state", "agent_session_id", "backend_state"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"not conversation columns: {bad}")
+        fields["updated_at"] = time.time()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.execute(f"UPDATE conversations SET {sets} WHERE id = ?", (*fields.values(), conversation_id))
+
+    def backend_state(self, conversation_id: str) -> dict[str, Any]:
+        """The backend's saved JSON state for a conversation (``{}`` when none)."""
+        raw = self.scalar("SELECT backend_state FROM conversations WHERE id = ?", (conversation_id,))
+        return dict(json.loads(raw)) if raw else {}
+
+    def save_backend_state(self, conversation_id: str, state: dict[str, Any]) -> None:
+        """Replace the backend's saved JSON state."""
+        self.update_conversation(conversation_id, backend_state=json.dumps(state))
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def append_event(self, conversation_id: str, event_type: str | EventType, data: dict[str, Any]) -> int:
+        """Validate and append one event; return its sequence number."""
+        kind = validate(event_type, data)
+        return self.execute(
+            "INSERT INTO events (conversation_id, type, data, created_at) VALUES (?, ?, ?, ?)",
+            (conversation_id, kind.value, json.dumps(data), time.time()),
+        )
+
+    def events(self, conversation_ids: list[str], after: int = 0, limit: int | None = None) -> list[Event]:
+        """Events of the given conversations with ``seq > after``, in order."""
+        if not conversation_ids:
+            return []
+        marks = ",".join("?" for _ in conversation_ids)
+        sql = f"SELECT * FROM events WHERE conversation_id IN ({marks}) AND seq > ? ORDER BY seq"
+        params: list[Any] = [*conversation_ids, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_event(r) for r in self.query(sql, params)]
+
+    # -- inbox and leases (used by the agent runner) --------------------------------------------
+
+    def push_inbox(self, conversation_id: str, kind: str, data: dict[str, Any]) -> int:
+        """Queue a message for a conversation's runner; return its id."""
+        return self.execute(
+            "INSERT INTO inbox (conversation_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
+            (conversation_id, kind, json.dumps(data), time.time()),
+        )
+
+    def pending_inbox(self, conversation_id: str) -> list[tuple[int, str, dict[str, Any]]]:
+        """Unconsumed inbox items, oldest first: ``(id, kind, data)``."""
+        rows = self.query(
+            "SELECT id, kind, data FROM inbox WHERE conversation_id = ? AND consumed_at IS NULL ORDER BY id",
+            (conversation_id,),
+        )
+        return [(r["id"], r["kind"], json.loads(r["data"])) for r in rows]
+
+    def consume_inbox(self, item_id: int) -> None:
+        """Mark one inbox item consumed."""
+        self.execute("UPDATE inbox SET consumed_at = ? WHERE id = ?", (time.time(), item_id))
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def setting(self, key: str) -> str | None:
+        """A stored setting or None."""
+        value = self.scalar("SELECT value FROM settings WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Store (or with None, clear) a setting."""
+        if value is None:
+            self.execute("DELETE FROM settings WHERE key = ?", (key,))
+        else:
+            self.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -1,0 +1,77 @@
+"""Shared fixtures: a hermetic environment and real git repositories with a local bare origin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatml_lab.core.manager import ChatML
+
+_ISOLATED = ("HOME", "CHATML_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
+             "IPYTHONDIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every home, data and config dir at a temp dir; no key, no network, a git identity."""
+    root = tmp_path_factory.mktemp("env")
+    for name in _ISOLATED:
+        path = root / name.lower()
+        path.mkdir()
+        monkeypatch.setenv(name, str(path))
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "CHATML_WORKSPACES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.invalid")
+    return root
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` and return stdout (raises on failure)."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def commit_file(repo: Path, name: str, content: str, message: str | None = None) -> str:
+    """Write, add and commit one file; return the new commit."""
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    git(repo, "add", name)
+    git(repo, "commit", "-q", "-m", message or f"add {name}")
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    """A bare repository standing in for GitHub."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    return bare
+
+
+@pytest.fixture
+def repo(tmp_path: Path, origin: Path) -> Path:
+    """A clone of ``origin`` with one pushed commit on ``main`` and ``origin/HEAD`` set."""
+    path = tmp_path / "project"
+    git(tmp_path, "clone", "-q", str(origin), str(path))
+    git(path, "checkout", "-q", "-b", "main")
+    commit_file(path, "README.md", "# project\n", "initial commit")
+    commit_file(path, ".gitignore", ".env\n*.log\n", "ignore env")
+    git(path, "push", "-q", "-u", "origin", "main")
+    git(path, "remote", "set-head", "origin", "main")
+    return path
+
+
+@pytest.fixture
+def cm(hermetic: Path) -> Iterator[ChatML]:
+    """A manager on a temp data dir."""
+    manager = ChatML(data_dir=Path(os.environ["CHATML_DATA_DIR"]))
+    yield manager
+    manager.close()
