@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -148,6 +149,10 @@ class ChatML:
         if existing:
             raise WorkspaceExistsError(f"{repo.root} is already the workspace {existing.name!r}")
         wanted = naming.slugify(name or repo.root.name)
+        with repo.lock():  # two processes registering one repository: one row, one winner
+            return self._add_workspace_locked(repo, name)
+
+    def _add_workspace_locked(self, repo: GitRepo, name: str | None) -> Workspace:
         if name and self.store.workspace(wanted):
             raise WorkspaceExistsError(f"a workspace is already named {wanted!r}: choose another name")
         unique, n = wanted, 2
@@ -164,7 +169,12 @@ class ChatML:
             branch_prefix=None,
             created_at=time.time(),
         )
-        self.store.add_workspace(ws)
+        try:
+            self.store.add_workspace(ws)
+        except sqlite3.IntegrityError:
+            raise WorkspaceExistsError(
+                f"a workspace named {unique!r} or at {repo.root} was just added by another process: try again"
+            ) from None
         return ws
 
     def workspaces(self) -> list[Workspace]:
@@ -208,7 +218,11 @@ class ChatML:
             return self.workspace(key)
         except WorkspaceNotFoundError:
             if Path(key).expanduser().exists():
-                return self.add_workspace(key)
+                try:
+                    return self.add_workspace(key)
+                except WorkspaceExistsError:
+                    # Another process registered it between our look-up and our insert.
+                    return self.workspace(key)
             raise
 
     def _prefix(self, ws: Workspace) -> str:
