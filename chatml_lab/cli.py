@@ -327,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--branch-prefix", dest="branch_prefix", help="branch prefix ('none' for no prefix)")
     se.set_defaults(func=cmd_settings)
 
+    from .agents.cli import add_agent_commands
+
+    add_agent_commands(sub)
+
     return parser
 
 

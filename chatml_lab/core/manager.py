@@ -80,6 +80,10 @@ class ChatML:
         self.config = config or Config()
         self.progress: Progress = progress or _quiet
         self.store = Store(self.data_dir / "state" / "chatml.db")
+        from .agents import AgentControl
+
+        self.agents = AgentControl(self)
+        self.agents.reconcile()
 
     def close(self) -> None:
         """Close the store."""
@@ -145,14 +149,14 @@ class ChatML:
     def add_workspace(self, path: Path | str, name: str | None = None) -> Workspace:
         """Register a git repository (non-bare, with a commit); the repository is not changed."""
         repo = GitRepo(path)
-        existing = self.store.workspace(str(repo.root))
-        if existing:
-            raise WorkspaceExistsError(f"{repo.root} is already the workspace {existing.name!r}")
-        wanted = naming.slugify(name or repo.root.name)
         with repo.lock():  # two processes registering one repository: one row, one winner
             return self._add_workspace_locked(repo, name)
 
     def _add_workspace_locked(self, repo: GitRepo, name: str | None) -> Workspace:
+        existing = self.store.workspace(str(repo.root))
+        if existing:
+            raise WorkspaceExistsError(f"{repo.root} is already the workspace {existing.name!r}")
+        wanted = naming.slugify(name or repo.root.name)
         if name and self.store.workspace(wanted):
             raise WorkspaceExistsError(f"a workspace is already named {wanted!r}: choose another name")
         unique, n = wanted, 2
@@ -261,12 +265,21 @@ class ChatML:
         agent: str | None = None,
         model: str | None = None,
         permission_mode: PermissionMode | str | None = None,
+        agent_options: dict[str, Any] | None = None,
     ) -> Session:
         """Create a session: fetch, worktree + branch from ``origin/<default>``, setup scripts.
 
         Every step is undone when a later one fails, so a failed call leaves no worktree,
-        branch or row behind. A prompt starts the agent at once.
+        branch or row behind. A prompt starts the agent at once. ``agent`` names a backend
+        (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
+        if agent is not None and agent.startswith("scripted:"):
+            agent, script = "scripted", agent.split(":", 1)[1]
+            agent_options = {**(agent_options or {}), "script": str(Path(script).expanduser().resolve())}
+        if agent is not None or prompt:
+            from ..agents.context import resolve_agent
+
+            agent = resolve_agent(agent)
         ws = self._resolve_workspace(repo_or_workspace)
         repo = GitRepo(ws.path)
         prio = Priority.parse(priority) if priority is not None else Priority.NONE
@@ -353,6 +366,7 @@ class ChatML:
             id=new_id(), workspace_id=ws.id, name=name, branch=branch, worktree_path=path,
             base_ref=base_ref, base_commit=start, created_at=now, updated_at=now, priority=prio,
             agent_backend=agent, model=model, permission_mode=mode, pr_number=from_pr,
+            auto_named=wanted is not None,
         )  # fmt: skip
         try:
             with self.store.transaction() as conn:
@@ -805,11 +819,8 @@ class ChatML:
         return rows
 
     def agent_state(self, session_id: str) -> str:
-        """The task conversation's agent state."""
-        for conv in self.store.conversations(session_id):
-            if conv.kind is ConversationKind.TASK:
-                return conv.agent_state.value
-        return "idle"
+        """The task conversation's agent state (``crashed`` when its runner died)."""
+        return self.agents.session_state(session_id).value
 
 
 def _join(prefix: str, name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..events import Event
 from ..models import Priority, SessionRecord, TaskStatus
 
 if TYPE_CHECKING:
@@ -94,7 +95,45 @@ class Session:
         """Bytes the worktree takes on disk."""
         return self._manager.disk_usage(self.id)
 
-    def events(self, after: int = 0) -> list[Any]:
-        """Events of all the session's conversations after ``after``."""
+    def events(self, after: int = 0) -> list[Event]:
+        """Events of all the session's conversations with ``seq > after``, in order."""
         convs = [c.id for c in self._manager.store.conversations(self.id)]
         return self._manager.store.events(convs, after=after)
+
+    # -- the agent ------------------------------------------------------------------------------
+
+    @property
+    def agent_state(self) -> str:
+        """``idle|running|waiting|stopped|crashed`` of the task conversation (never a stale "running")."""
+        return self._manager.agent_state(self.id)
+
+    def send(self, text: str) -> Session:
+        """Queue a message for the agent; returns at once (a detached runner does the work)."""
+        self._manager.agents.send(self.id, text)
+        return self
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the agent has handled every queued message or waits for an approval."""
+        return self._manager.agents.wait(self.id, timeout=timeout).value
+
+    def interrupt(self) -> Session:
+        """Stop the current turn; the conversation stays usable."""
+        self._manager.agents.interrupt(self.id)
+        return self
+
+    def stop(self) -> Session:
+        """Stop the current turn and let the runner exit."""
+        self._manager.agents.stop(self.id)
+        return self
+
+    def pending_approvals(self) -> list[Event]:
+        """Approval requests waiting for an answer."""
+        return self._manager.agents.pending_approvals(self.id)
+
+    def approve(self, request_id: str | None = None) -> str:
+        """Approve a pending request (the only one when no id is given); returns its id."""
+        return self._manager.agents.answer(self.id, request_id, approved=True)
+
+    def deny(self, request_id: str | None = None, reason: str | None = None) -> str:
+        """Deny a pending request (the only one when no id is given); returns its id."""
+        return self._manager.agents.answer(self.id, request_id, approved=False, reason=reason)

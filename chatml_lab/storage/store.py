@@ -153,14 +153,14 @@ class Store(Database):
         conn.execute(
             "INSERT INTO sessions (id, workspace_id, name, branch, worktree_path, base_ref, base_commit,"
             " created_at, updated_at, priority, task_status, pinned, agent_backend, model,"
-            " permission_mode, port_base, pr_number, pr_status, agent_options)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rec.id, rec.workspace_id, rec.name, rec.branch, str(rec.worktree_path), rec.base_ref,
                 rec.base_commit, rec.created_at, rec.updated_at, rec.priority.value,
                 rec.task_status.value, int(rec.pinned), rec.agent_backend, rec.model,
                 rec.permission_mode.value, rec.port_base, rec.pr_number, rec.pr_status.value,
-                json.dumps(rec.agent_options),
+                json.dumps(rec.agent_options), int(rec.auto_named),
             ),
         )  # fmt: skip
 

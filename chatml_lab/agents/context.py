@@ -1,0 +1,112 @@
+"""Building a backend's :class:`AgentContext` from the database, and choosing the default agent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..errors import AgentError, AgentUnavailableError
+from ..events import EventType
+from ..storage.store import Store
+from .backend import AgentContext, Ask, Backend, backend_class
+
+DEFAULT_ORDER = ("anthropic", "claude-code")
+
+
+def default_agent() -> str:
+    """``anthropic`` with a key, else ``claude-code`` when installed and logged in, else an error."""
+    reasons = []
+    for name in DEFAULT_ORDER:
+        try:
+            reason = backend_class(name).unavailable_reason()
+        except AgentUnavailableError as exc:
+            reason = str(exc)
+        if reason is None:
+            return name
+        reasons.append(f"{name}: {reason}")
+    raise AgentUnavailableError(
+        "no agent is configured: set ANTHROPIC_API_KEY for `anthropic`, install `chatml-lab[claude-code]`"
+        " and log in for `claude-code`, or use agent='scripted' for the offline demo agent"
+    )
+
+
+def resolve_agent(name: str | None) -> str:
+    """Check that ``name`` (or the default) can run here; return the backend name."""
+    chosen = name or default_agent()
+    reason = backend_class(chosen).unavailable_reason()
+    if reason is not None:
+        raise AgentUnavailableError(f"agent {chosen!r} cannot run: {reason}")
+    return chosen
+
+
+def git_common_dir(worktree: Path) -> Path:
+    """The repository's shared git dir (where a worktree's objects and refs live)."""
+    out = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=worktree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise AgentError(f"{worktree} is not a git worktree any more: {out.stderr.strip()}")
+    return Path(out.stdout.strip())
+
+
+def build_context(
+    store: Store,
+    conversation_id: str,
+    emit: Any,
+    ask: Ask,
+    cancelled: threading.Event,
+) -> tuple[AgentContext, type[Backend]]:
+    """The context and backend class for a conversation, read from the store."""
+    conversation = store.conversation(conversation_id)
+    if conversation is None:
+        raise AgentError(f"conversation {conversation_id} does not exist")
+    session = store.session(conversation.session_id)
+    if session is None:
+        raise AgentError(f"session of conversation {conversation_id} does not exist")
+    workspace = store.workspace(session.workspace_id)
+    if session.archived:
+        raise AgentError(f"session {session.name!r} is archived: unarchive it to talk to its agent")
+    name = session.agent_backend or default_agent()
+    cls = backend_class(name)
+    reason = cls.unavailable_reason()
+    if reason is not None:
+        raise AgentUnavailableError(f"agent {name!r} cannot run: {reason}")
+    env = {
+        **os.environ,
+        "CHATML_SESSION_NAME": session.name,
+        "CHATML_ROOT_PATH": str(workspace.path if workspace else ""),
+        "CHATML_WORKSPACE_PATH": str(session.worktree_path),
+        "CHATML_PORT": str(session.port_base),
+    }
+
+    def save_state(state: dict[str, Any]) -> None:
+        store.save_backend_state(conversation_id, state)
+
+    ctx = AgentContext(
+        conversation_id=conversation_id,
+        session_name=session.name,
+        branch=session.branch,
+        worktree=session.worktree_path,
+        git_common_dir=git_common_dir(session.worktree_path),
+        permission_mode=session.permission_mode,
+        model=session.model,
+        options=dict(session.agent_options),
+        env=env,
+        emit=emit,
+        ask=ask,
+        cancelled=cancelled,
+        state=store.backend_state(conversation_id),
+        save_state=save_state,
+        history=store.events([conversation_id]),
+    )
+    if not session.agent_backend:
+        store.update_session(session.id, agent_backend=name)
+        emit(EventType.NOTICE, {"message": f"using agent {name!r}"})
+    return ctx, cls

@@ -1,0 +1,301 @@
+"""The runner: one detached process per active conversation (DESIGN §3, "the database is the bus").
+
+``python -m chatml_lab.agents.runner CONVERSATION_ID --data-dir DIR --token T`` takes the
+conversation's lease, consumes its inbox in order (messages, approval answers, interrupt, stop),
+hands each message to the session's backend, appends every event to the log, and exits after an
+idle timeout. Clients never talk to it directly; they write the inbox and read events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ChatMLError
+from ..events import EventType
+from ..models import AgentState, ConversationKind
+from ..storage.store import Store
+from . import lease
+
+if TYPE_CHECKING:
+    from ..core.manager import ChatML
+
+POLL_INTERVAL = 0.05
+SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+
+
+def redact(text: str, env: Mapping[str, str] | None = None) -> str:
+    """Replace any configured secret that appears in ``text``."""
+    source: Mapping[str, str] = os.environ if env is None else env
+    for name in SECRET_ENV:
+        secret = source.get(name)
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _redact_data(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_data(v) for v in value]
+    return value
+
+
+class Runner:
+    """Serves one conversation until idle, stopped, or its lease is lost."""
+
+    def __init__(
+        self,
+        manager: ChatML,
+        conversation_id: str,
+        token: str,
+        idle_timeout: float,
+        approval_timeout: float,
+        stale_after: float,
+    ) -> None:
+        self.manager = manager
+        self.store: Store = manager.store
+        self.conversation_id = conversation_id
+        self.token = token
+        self.idle_timeout = idle_timeout
+        self.approval_timeout = approval_timeout
+        self.stale_after = stale_after
+        self.cancelled = threading.Event()
+        self.stop_requested = threading.Event()
+        self.lost_lease = threading.Event()
+        self.done = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- events and state -----------------------------------------------------------------------
+
+    def emit(self, event_type: EventType, data: dict[str, Any]) -> None:
+        """Append an event (secrets redacted)."""
+        self.store.append_event(self.conversation_id, event_type, _redact_data(data))
+
+    def set_state(self, state: AgentState) -> None:
+        """Record the agent state on the conversation and in the log."""
+        self.store.update_conversation(self.conversation_id, agent_state=state.value)
+        self.emit(EventType.STATE, {"agent_state": state.value})
+
+    # -- background threads ---------------------------------------------------------------------
+
+    @property
+    def finishing(self) -> bool:
+        """True once the runner should leave its loop."""
+        return self.stop_requested.is_set() or self.lost_lease.is_set()
+
+    def request_stop(self) -> None:
+        """Stop after cancelling the current turn (inbox ``stop`` or SIGTERM)."""
+        self.stop_requested.set()
+        self.cancelled.set()
+
+    def _heartbeat_loop(self) -> None:
+        while not self.done.is_set():
+            if not lease.heartbeat(self.store, self.conversation_id, self.token):
+                self.lost_lease.set()
+                self.cancelled.set()
+                return
+            self.done.wait(lease.HEARTBEAT_INTERVAL)
+
+    def _control_loop(self) -> None:
+        """Watch the inbox for interrupt/stop while a turn runs (messages wait their turn)."""
+        while not self.done.is_set():
+            for item_id, kind, _data in self.store.pending_inbox(self.conversation_id):
+                if kind == "interrupt":
+                    self.store.consume_inbox(item_id)
+                    self.cancelled.set()
+                elif kind == "stop":
+                    self.store.consume_inbox(item_id)
+                    self.request_stop()
+            self.done.wait(POLL_INTERVAL * 2)
+
+    def _start(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    def ask(self, tool: str, tool_input: dict[str, Any]) -> bool:
+        """Emit an approval request and block until it is answered, interrupted, or timed out."""
+        request_id = f"req-{int(time.time() * 1000) % 10**9}-{os.getpid() % 1000}"
+        self.emit(EventType.APPROVAL_REQUEST, {"id": request_id, "tool": tool, "input": tool_input})
+        self.set_state(AgentState.WAITING)
+        deadline = time.monotonic() + self.approval_timeout
+        approved, reason = False, "timed out"
+        while True:
+            if self.cancelled.is_set():
+                reason = "interrupted"
+                break
+            if time.monotonic() > deadline:
+                break
+            answer = next(
+                (
+                    (item_id, data)
+                    for item_id, kind, data in self.store.pending_inbox(self.conversation_id)
+                    if kind == "approval" and data.get("id") == request_id
+                ),
+                None,
+            )
+            if answer is not None:
+                self.store.consume_inbox(answer[0])
+                approved = bool(answer[1].get("approved"))
+                reason = "approved" if approved else str(answer[1].get("reason") or "denied by the user")
+                break
+            time.sleep(POLL_INTERVAL)
+        self.emit(EventType.APPROVAL_RESPONSE, {"id": request_id, "approved": approved, "reason": reason})
+        if not self.cancelled.is_set():
+            self.set_state(AgentState.RUNNING)
+        return approved
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Run until idle timeout or stop; returns the process exit code."""
+        if not lease.acquire(self.store, self.conversation_id, self.token, self.stale_after):
+            return 0  # another runner serves this conversation
+        self._start(self._heartbeat_loop, "heartbeat")
+        self._start(self._control_loop, "control")
+        backend = None
+        try:
+            backend = self._make_backend()
+            idle_since = time.monotonic()
+            while not self.finishing:
+                message = self._next_message()
+                if message is None:
+                    if time.monotonic() - idle_since > self.idle_timeout:
+                        break
+                    time.sleep(POLL_INTERVAL)
+                    continue
+                self._turn(backend, message)
+                idle_since = time.monotonic()
+            if not self.lost_lease.is_set():
+                self.set_state(AgentState.STOPPED if self.stop_requested.is_set() else AgentState.IDLE)
+        except BaseException as exc:
+            self.emit(EventType.ERROR, {"message": f"runner failed: {redact(_one_line(exc))}"})
+            self.set_state(AgentState.CRASHED)
+            traceback.print_exc()
+            return 1
+        finally:
+            self.done.set()
+            if backend is not None:
+                backend.close()
+            lease.release(self.store, self.conversation_id, self.token)
+        return 0
+
+    def _next_message(self) -> str | None:
+        for item_id, kind, data in self.store.pending_inbox(self.conversation_id):
+            if kind == "message":
+                self.store.consume_inbox(item_id)
+                return str(data.get("text", ""))
+            if kind == "stop":
+                self.store.consume_inbox(item_id)
+                self.request_stop()
+                return None
+            if kind in ("interrupt", "approval"):
+                self.store.consume_inbox(item_id)  # nothing to interrupt or answer between turns
+        return None
+
+    def _turn(self, backend: Any, text: str) -> None:
+        from ..core.autoname import auto_name
+
+        self.cancelled.clear()
+        self.emit(EventType.USER_MESSAGE, {"text": text})
+        self.set_state(AgentState.RUNNING)
+        conversation = self.store.conversation(self.conversation_id)
+        if conversation is not None and conversation.kind is ConversationKind.TASK:
+            auto_name(self.manager, conversation.session_id, text, self.emit)
+        started = time.monotonic()
+        try:
+            result = backend.run_turn(text)
+        except ChatMLError as exc:
+            self.emit(EventType.ERROR, {"message": redact(_one_line(exc))})
+        except Exception as exc:  # a backend bug must not kill the conversation
+            traceback.print_exc()
+            self.emit(EventType.ERROR, {"message": redact(f"{type(exc).__name__}: {_one_line(exc)}")})
+        else:
+            self.emit(
+                EventType.RESULT,
+                {
+                    "usage": result.usage,
+                    "cost_usd": result.cost_usd,
+                    "duration_ms": result.duration_ms or int((time.monotonic() - started) * 1000),
+                    "stop_reason": result.stop_reason,
+                    "model": result.model,
+                },
+            )
+            if conversation is not None:
+                self._add_cost(conversation.session_id, result.usage, result.cost_usd)
+        if not self.finishing:
+            self.set_state(AgentState.IDLE)
+
+    def _add_cost(self, session_id: str, usage: dict[str, int], cost: float | None) -> None:
+        with self.store.transaction() as conn:
+            # Unknown cost poisons the total: "unknown" is truer than an undercount.
+            conn.execute(
+                "UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
+                " cost_usd = CASE WHEN cost_usd IS NULL OR ? IS NULL THEN NULL ELSE cost_usd + ? END"
+                " WHERE id = ?",
+                (
+                    int(usage.get("input_tokens", 0)),
+                    int(usage.get("output_tokens", 0)),
+                    cost,
+                    cost,
+                    session_id,
+                ),
+            )
+
+    def _make_backend(self) -> Any:
+        from .context import build_context
+
+        ctx, backend_cls = build_context(
+            self.store, self.conversation_id, self.emit, self.ask, self.cancelled
+        )
+        return backend_cls(ctx)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m chatml_lab.agents.runner``."""
+    parser = argparse.ArgumentParser(prog="chatml-runner")
+    parser.add_argument("conversation_id")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--idle-timeout", type=float, default=120.0)
+    parser.add_argument("--approval-timeout", type=float, default=600.0)
+    parser.add_argument("--stale-after", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    from ..core.manager import ChatML
+
+    manager = ChatML(data_dir=Path(args.data_dir))
+    runner = Runner(
+        manager, args.conversation_id, args.token, args.idle_timeout, args.approval_timeout, args.stale_after
+    )
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        runner.request_stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        return runner.serve()
+    finally:
+        manager.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

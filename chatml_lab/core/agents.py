@@ -1,0 +1,220 @@
+"""The client side of the agent process model: inbox writes, runner start-up, truthful state.
+
+Clients never talk to a runner: they append to the inbox, start a runner when no live lease
+holds the conversation, and read events. A conversation whose stored state says it is working
+but whose runner is gone is marked ``crashed`` (once, with an ``error`` event), never shown as
+``running``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..agents import lease
+from ..errors import AgentTimeoutError, ApprovalNotFoundError, SessionArchivedError
+from ..events import Event, EventType
+from ..models import AgentState, Conversation, ConversationKind
+
+if TYPE_CHECKING:
+    from .manager import ChatML
+
+WORKING = (AgentState.RUNNING.value, AgentState.WAITING.value)
+# Runner processes this process started: polled so that none stays a zombie.
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+def _reap() -> None:
+    for child in list(_CHILDREN):
+        if child.poll() is not None:
+            _CHILDREN.remove(child)
+
+
+class AgentControl:
+    """Send, wait, interrupt, stop and approve for the sessions of one manager."""
+
+    def __init__(self, manager: ChatML) -> None:
+        self.manager = manager
+        self.store = manager.store
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def conversation(self, session_id: str, kind: ConversationKind = ConversationKind.TASK) -> Conversation:
+        """The session's first conversation of ``kind`` (created for ``review``/``chat`` on demand)."""
+        for conv in self.store.conversations(session_id):
+            if conv.kind is kind:
+                return conv
+        conv_id = self.store.add_conversation(session_id, kind, kind.value.title())
+        found = self.store.conversation(conv_id)
+        assert found is not None
+        return found
+
+    def _conversation_ids(self, session_id: str) -> list[str]:
+        return [c.id for c in self.store.conversations(session_id)]
+
+    # -- truth about runners --------------------------------------------------------------------
+
+    def state(self, conversation_id: str) -> AgentState:
+        """The conversation's agent state, with dead runners reported as ``crashed``."""
+        conv = self.store.conversation(conversation_id)
+        if conv is None:
+            return AgentState.IDLE
+        if conv.agent_state.value in WORKING:
+            _reap()
+            current = lease.read_lease(self.store, conversation_id)
+            if not lease.is_live(current, self.manager.config.lease_stale_after):
+                self._mark_crashed(conversation_id, current)
+                return AgentState.CRASHED
+        return conv.agent_state
+
+    def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
+        with self.store.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE conversations SET agent_state = ?, updated_at = ? WHERE id = ? AND agent_state IN (?, ?)",
+                (AgentState.CRASHED.value, time.time(), conversation_id, *WORKING),
+            ).rowcount
+            if dead is not None:
+                conn.execute(
+                    "DELETE FROM leases WHERE conversation_id = ? AND token = ?",
+                    (conversation_id, dead.token),
+                )
+        if changed:
+            pid = f" (pid {dead.pid})" if dead and dead.pid else ""
+            self.store.append_event(
+                conversation_id,
+                EventType.ERROR,
+                {"message": f"the agent's runner{pid} died mid-turn; send a message to resume"},
+            )
+            self.store.append_event(
+                conversation_id, EventType.STATE, {"agent_state": AgentState.CRASHED.value}
+            )
+
+    def reconcile(self) -> int:
+        """Mark every conversation whose runner died as crashed; return how many."""
+        rows = self.store.query("SELECT id FROM conversations WHERE agent_state IN (?, ?)", WORKING)
+        return sum(self.state(row["id"]) is AgentState.CRASHED for row in rows)
+
+    # -- runner start-up ------------------------------------------------------------------------
+
+    def ensure_runner(self, conversation_id: str) -> bool:
+        """Start a runner unless a live one holds the conversation; True when one was started."""
+        _reap()
+        config = self.manager.config
+        token = secrets.token_hex(8)
+        if not lease.claim(self.store, conversation_id, token, config.lease_stale_after):
+            return False
+        conv = self.store.conversation(conversation_id)
+        rec = self.manager.record(conv.session_id) if conv else None
+        log_dir = self.manager.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        cwd = rec.worktree_path if rec and rec.worktree_path.is_dir() else self.manager.data_dir
+        env = {**os.environ, "CHATML_DATA_DIR": str(self.manager.data_dir)}
+        args = [
+            sys.executable, "-m", lease.RUNNER_MODULE, conversation_id,
+            "--data-dir", str(self.manager.data_dir), "--token", token,
+            "--idle-timeout", str(config.runner_idle_timeout),
+            "--approval-timeout", str(config.approval_timeout),
+            "--stale-after", str(config.lease_stale_after),
+        ]  # fmt: skip
+        with open(log_dir / f"{conversation_id}.log", "ab") as log:
+            child = subprocess.Popen(
+                args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: a kernel restart or Ctrl-C leaves it running
+            )  # fmt: skip
+        _CHILDREN.append(child)
+        return True
+
+    # -- client operations ----------------------------------------------------------------------
+
+    def send(self, session_id: str, text: str, kind: ConversationKind = ConversationKind.TASK) -> None:
+        """Queue a message for the session's agent and make sure a runner serves it. Returns at once."""
+        from ..agents.context import resolve_agent
+
+        rec = self.manager.record(session_id)
+        if rec.archived:
+            raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it before you send")
+        if not text.strip():
+            from ..errors import InvalidArgumentError
+
+            raise InvalidArgumentError("the message is empty: write what the agent should do")
+        agent = resolve_agent(rec.agent_backend)
+        if agent != rec.agent_backend:
+            self.store.update_session(session_id, agent_backend=agent)
+        conv = self.conversation(session_id, kind)
+        self.state(conv.id)  # a crashed runner is recorded before the resume
+        self.store.push_inbox(conv.id, "message", {"text": text})
+        self.ensure_runner(conv.id)
+
+    def _control(self, session_id: str, kind: str, data: dict[str, object] | None = None) -> None:
+        for conv in self.store.conversations(session_id):
+            if lease.read_lease(self.store, conv.id) is not None or conv.agent_state.value in WORKING:
+                self.store.push_inbox(conv.id, kind, dict(data or {}))
+
+    def interrupt(self, session_id: str) -> None:
+        """Stop the current turn; the conversation stays usable."""
+        self._control(session_id, "interrupt")
+
+    def stop(self, session_id: str) -> None:
+        """Stop the current turn and let the runner exit."""
+        self._control(session_id, "stop")
+
+    def pending_approvals(self, session_id: str) -> list[Event]:
+        """Approval requests nobody has answered yet."""
+        events = self.store.events(self._conversation_ids(session_id))
+        answered = {e.data["id"] for e in events if e.type is EventType.APPROVAL_RESPONSE}
+        return [e for e in events if e.type is EventType.APPROVAL_REQUEST and e.data["id"] not in answered]
+
+    def answer(
+        self, session_id: str, request_id: str | None, approved: bool, reason: str | None = None
+    ) -> str:
+        """Approve or deny a pending request (the only one when ``request_id`` is None)."""
+        pending = self.pending_approvals(session_id)
+        if request_id is not None:
+            pending = [e for e in pending if e.data["id"] == request_id]
+        if not pending:
+            what = f"request {request_id!r}" if request_id else "request"
+            raise ApprovalNotFoundError(f"no pending approval {what} for this session")
+        if len(pending) > 1 and request_id is None:
+            ids = ", ".join(str(e.data["id"]) for e in pending)
+            raise ApprovalNotFoundError(f"several approvals are pending ({ids}): name one")
+        event = pending[0]
+        data = {"id": event.data["id"], "approved": approved}
+        if reason:
+            data["reason"] = reason
+        self.store.push_inbox(event.conversation_id, "approval", data)
+        return str(event.data["id"])
+
+    def wait(self, session_id: str, timeout: float | None = None, poll: float = 0.05) -> AgentState:
+        """Block until the agent is done with every queued message (or waits for an approval)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            states = []
+            busy = False
+            for conv in self.store.conversations(session_id):
+                state = self.state(conv.id)
+                states.append(state)
+                queued = any(kind == "message" for _, kind, _ in self.store.pending_inbox(conv.id))
+                if state is AgentState.RUNNING or (queued and state not in (AgentState.CRASHED,)):
+                    busy = True
+            if not busy:
+                for wanted in (AgentState.WAITING, AgentState.CRASHED, AgentState.STOPPED):
+                    if wanted in states:
+                        return wanted
+                return AgentState.IDLE
+            if deadline is not None and time.monotonic() > deadline:
+                rec = self.manager.record(session_id)
+                raise AgentTimeoutError(f"session {rec.name!r} is still working after {timeout:g} s")
+            time.sleep(poll)
+
+    def session_state(self, session_id: str) -> AgentState:
+        """The task conversation's state (what the table shows)."""
+        return self.state(self.conversation(session_id).id)
+
+    def log_path(self, conversation_id: str) -> Path:
+        """Where a conversation's runner writes its stderr."""
+        return self.manager.data_dir / "logs" / f"{conversation_id}.log"
