@@ -279,9 +279,11 @@ class GitRepo:
 
     def unique_commits(self, branch: str) -> int:
         """Commits on ``branch`` that no other branch, remote-tracking ref or tag holds."""
+        # --exclude before --branches matches names without "refs/heads/" (a glob: escape it).
+        pattern = "".join("\\" + c if c in "*?[\\" else c for c in branch)
         out = self.run(
             "rev-list", "--count", f"refs/heads/{branch}", "--not",
-            f"--exclude=refs/heads/{branch}", "--branches", "--remotes", "--tags",
+            f"--exclude={pattern}", "--branches", "--remotes", "--tags",
         )  # fmt: skip
         return int(out.strip() or 0)
 
