@@ -73,7 +73,8 @@ def load_script(script: Path | str | dict[str, Any]) -> dict[str, Any]:
             isinstance(i, dict) and i.get("type") in _ITEM_TYPES for i in items
         ):
             raise ConfigError(f"script turn {number} must be a list of text, tool_use or thinking items")
-    return data
+    checked: dict[str, Any] = data
+    return checked
 
 
 def _usage(input_tokens: int, output_tokens: int, extra: dict[str, Any] | None = None) -> dict[str, int]:
