@@ -6,6 +6,7 @@ Git work goes through :mod:`chatml_lab.gitops`, rows through :mod:`chatml_lab.st
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 import sqlite3
@@ -401,6 +402,13 @@ class ChatML:
             shutil.copy2(source / rel, target, follow_symlinks=False)
         return copied
 
+    def _included_work(self, repo: GitRepo, root: Path, worktree: Path) -> list[str]:
+        """Ignored files of a worktree that a snapshot must keep: named by the worktree's or the main
+        checkout's ``.worktreeinclude`` and not an identical copy of the main checkout's file."""
+        names = set(repo.included_ignored_files(worktree))
+        names.update(repo.included_ignored_files(worktree, root / ".worktreeinclude"))
+        return sorted(name for name in names if not _same_file(worktree / name, root / name))
+
     def _run_setup(self, repo: GitRepo, ws: Workspace, rec: SessionRecord, conversation: str) -> None:
         """Run setup scripts; a failing script is recorded (the session is kept to inspect it)."""
         found = scripts.load_scripts(ws.path, "setup")
@@ -618,7 +626,7 @@ class ChatML:
                     )
             summary = fallback_summary(repo, rec, repo.status_porcelain(rec.worktree_path))
             with repo.lock():
-                extra = repo.included_ignored_files(rec.worktree_path)
+                extra = self._included_work(repo, ws.path, rec.worktree_path)
                 snapshot = repo.snapshot(rec.worktree_path, extra)
                 if snapshot:
                     snapshot_ref = f"{SNAPSHOT_NS}/{rec.id}/archive"
@@ -676,6 +684,10 @@ class ChatML:
             changed = len(repo.status_porcelain(rec.worktree_path).splitlines())
             if changed:
                 risks.append(f"{changed} uncommitted file(s)")
+            ws = self.store.workspace(rec.workspace_id)
+            included = self._included_work(repo, ws.path, rec.worktree_path) if ws else []
+            if included:
+                risks.append(f"{len(included)} changed file(s) named in .worktreeinclude")
         if repo.branch_exists(rec.branch):
             unique = repo.unique_commits(rec.branch)
             if unique:
@@ -705,7 +717,7 @@ class ChatML:
                 kept = f"{SNAPSHOT_NS}/{rec.id}/deleted"
                 tip: str | None = None
                 if not rec.archived and read_head(rec.worktree_path) is not None:
-                    extra = repo.included_ignored_files(rec.worktree_path)
+                    extra = self._included_work(repo, ws.path, rec.worktree_path)
                     tip = repo.snapshot(rec.worktree_path, extra)
                 if tip is None and rec.snapshot_ref:
                     tip = repo.resolve(rec.snapshot_ref)
@@ -831,6 +843,16 @@ def _valid_ref_part(text: str) -> bool:
     import re
 
     return bool(re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", text)) and ".." not in text
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when ``b`` is a byte-identical copy of ``a`` (symlinks compared by target)."""
+    try:
+        if a.is_symlink() or b.is_symlink():
+            return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+        return b.is_file() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def _is_under(path: Path, base: Path) -> bool:

@@ -358,13 +358,14 @@ class GitRepo:
 
     # -- .worktreeinclude -----------------------------------------------------------------------
 
-    def included_ignored_files(self, source: Path) -> list[str]:
+    def included_ignored_files(self, source: Path, include: Path | None = None) -> list[str]:
         """Ignored files in ``source`` that ``.worktreeinclude`` names (gitignore syntax).
 
         Claude Code's convention: only files git ignores (``.env`` and the like) are copied;
-        tracked files already come with the checkout.
+        tracked files already come with the checkout. ``include`` is the pattern file
+        (default: ``source/.worktreeinclude``).
         """
-        include = source / ".worktreeinclude"
+        include = include or source / ".worktreeinclude"
         if not include.is_file():
             return []
         out = self.run("ls-files", "--others", "--ignored", f"--exclude-from={include}", "-z", cwd=source)
