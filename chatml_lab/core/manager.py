@@ -296,7 +296,8 @@ class ChatML:
         if wanted is not None and not repo.valid_branch_name(_join(prefix, wanted)):
             raise InvalidNameError(f"git refuses {_join(prefix, wanted)!r} as a branch name: choose another")
         base_dir = self.workspaces_dir / ws.name
-        self._check_writable(base_dir)
+        # Probe the base dir, not <base>/<workspace>: a call that fails later must leave no directory.
+        self._check_writable(self.workspaces_dir)
         warnings: list[str] = []
         if from_pr is not None:
             if not ws.remote:
