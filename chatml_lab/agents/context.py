@@ -87,7 +87,9 @@ def build_context(
     }
 
     def save_state(state: dict[str, Any]) -> None:
-        store.save_backend_state(conversation_id, state)
+        from .runner import redact_data
+
+        store.save_backend_state(conversation_id, redact_data(state))
 
     ctx = AgentContext(
         conversation_id=conversation_id,

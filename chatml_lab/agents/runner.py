@@ -42,13 +42,14 @@ def redact(text: str, env: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def _redact_data(value: Any) -> Any:
+def redact_data(value: Any) -> Any:
+    """``redact`` applied to every string inside a JSON-like value."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: _redact_data(v) for k, v in value.items()}
+        return {k: redact_data(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_data(v) for v in value]
+        return [redact_data(v) for v in value]
     return value
 
 
@@ -81,7 +82,7 @@ class Runner:
 
     def emit(self, event_type: EventType, data: dict[str, Any]) -> None:
         """Append an event (secrets redacted)."""
-        self.store.append_event(self.conversation_id, event_type, _redact_data(data))
+        self.store.append_event(self.conversation_id, event_type, redact_data(data))
 
     def set_state(self, state: AgentState) -> None:
         """Record the agent state on the conversation and in the log."""
@@ -165,6 +166,7 @@ class Runner:
         """Run until idle timeout or stop; returns the process exit code."""
         if not lease.acquire(self.store, self.conversation_id, self.token, self.stale_after):
             return 0  # another runner serves this conversation
+        print(f"runner pid {os.getpid()} serving {self.conversation_id}", flush=True)
         self._start(self._heartbeat_loop, "heartbeat")
         self._start(self._control_loop, "control")
         backend = None

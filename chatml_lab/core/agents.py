@@ -147,7 +147,9 @@ class AgentControl:
             self.store.update_session(session_id, agent_backend=agent)
         conv = self.conversation(session_id, kind)
         self.state(conv.id)  # a crashed runner is recorded before the resume
-        self.store.push_inbox(conv.id, "message", {"text": text})
+        from ..agents.runner import redact
+
+        self.store.push_inbox(conv.id, "message", {"text": redact(text)})
         self.ensure_runner(conv.id)
 
     def _control(self, session_id: str, kind: str, data: dict[str, object] | None = None) -> None:

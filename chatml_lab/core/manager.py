@@ -810,7 +810,7 @@ class ChatML:
 
     def table(self, include_archived: bool = False) -> pandas.DataFrame:
         """The session table, pinned first, then by priority (urgent first), then most recent."""
-        from ..reports.table import session_table
+        from .table import session_table
 
         return session_table(self, include_archived=include_archived)
 
