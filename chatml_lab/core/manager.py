@@ -671,6 +671,8 @@ class ChatML:
                 if snapshot and rec.snapshot_ref:
                     repo.restore(path, snapshot)
                     repo.update_ref(f"{SNAPSHOT_NS}/{rec.id}/restored-{int(time.time())}", snapshot)
+            # A worktree deleted by hand is still registered until pruned; `worktree add` refuses it.
+            repo.run("worktree", "prune")
                     repo.delete_ref(rec.snapshot_ref)
             except BaseException:
                 repo.remove_worktree(path)
