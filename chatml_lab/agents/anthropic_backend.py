@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import copy
 import os
+import queue
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,14 +91,6 @@ def _param(block: Any) -> dict[str, Any] | None:
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
     dumped: dict[str, Any] = block.model_dump(exclude_none=True)
     return dumped
-
-
-def _snapshot(stream: Any) -> Any:
-    """The message accumulated so far, or None before ``message_start`` arrived."""
-    try:
-        return stream.current_message_snapshot
-    except AssertionError:
-        return None
 
 
 def _usage(usage: Any) -> dict[str, int]:
@@ -315,80 +306,88 @@ class AnthropicBackend(Backend):
         return request
 
     def _call(self, messages: list[Message]) -> _Call:
-        """Stream one model response; stop early (keeping the partial text) when cancelled."""
-        call = _Call()
-        finished: set[int] = set()
-        try:
-            with self.client.messages.stream(**self._request(messages)) as stream, self._closer(stream):
-                try:
-                    for event in stream:
-                        if self.ctx.cancelled.is_set():
-                            break
-                        self._on_event(event, finished)
-                except Exception:
-                    # When cancelled, the closer shut the response under the reader: that is the
-                    # interrupt, not a failure.
-                    if not self.ctx.cancelled.is_set():
-                        raise
-                if self.ctx.cancelled.is_set():
-                    call.interrupted = True
-                    message = _snapshot(stream)
-                else:
-                    message = stream.get_final_message()
-        except anthropic.APIError as exc:
-            raise AgentError(self._describe(exc)) from None
-        if message is None:
-            return call
-        call.model = message.model
-        call.stop_reason = message.stop_reason
-        call.usage = _usage(message.usage)
-        for index, block in enumerate(message.content):
-            if call.interrupted and block.type != "text" and index not in finished:
-                continue  # half a tool input or an unsigned thought cannot be sent back
-            param = _param(block)
-            if param is not None:
-                call.blocks.append(param)
-        if call.interrupted:
-            partial = next(
-                (b for i, b in enumerate(message.content) if i not in finished and b.type == "text"), None
-            )
-            if partial is not None and partial.text:
-                self._emit(EventType.ASSISTANT_TEXT, {"text": partial.text, "interrupted": True})
-        return call
+        """Stream one model response; on cancel return at once with the text streamed so far.
 
-    def _on_event(self, event: Any, finished: set[int]) -> None:
-        if event.type == "text":
-            self._emit(EventType.ASSISTANT_DELTA, {"text": event.text})
-        elif event.type == "content_block_stop":
-            finished.add(event.index)
+        The HTTP stream is read by a worker thread: a blocked socket read cannot be interrupted,
+        so waiting on a queue is what lets an interrupt return while the model is still thinking.
+        Events are emitted from this thread, in order, and never after the cancel.
+        """
+        call = _Call()
+        finished: dict[int, dict[str, Any] | None] = {}
+        partial: dict[int, str] = {}
+        feed: queue.Queue[tuple[str, Any]] = queue.Queue()
+        abandon = threading.Event()
+        request = self._request(messages)
+
+        def read() -> None:
+            try:
+                with self.client.messages.stream(**request) as stream:
+                    for event in stream:
+                        if abandon.is_set():
+                            return
+                        feed.put(("event", event))
+                    feed.put(("done", stream.get_final_message()))
+            except Exception as exc:  # handed to the caller's thread, which decides
+                feed.put(("error", exc))
+
+        threading.Thread(target=read, name="chatml-anthropic-stream", daemon=True).start()
+        while True:
+            if self.ctx.cancelled.is_set():
+                abandon.set()
+                return self._interrupted(call, finished, partial)
+            try:
+                kind, item = feed.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if kind == "error":
+                if isinstance(item, anthropic.APIError):
+                    raise AgentError(self._describe(item)) from None
+                raise AgentError(f"the model stream failed: {type(item).__name__}: {item}") from None
+            if kind == "done":
+                return self._finished(call, item)
+            self._on_event(item, call, finished, partial)
+
+    def _on_event(
+        self, event: Any, call: _Call, finished: dict[int, dict[str, Any] | None], partial: dict[int, str]
+    ) -> None:
+        kind = event.type
+        if kind == "message_start":
+            call.model = event.message.model
+            call.usage = _usage(event.message.usage)
+        elif kind == "content_block_delta" and event.delta.type == "text_delta":
+            partial[event.index] = partial.get(event.index, "") + event.delta.text
+            self._emit(EventType.ASSISTANT_DELTA, {"text": event.delta.text})
+        elif kind == "content_block_stop":
             block = event.content_block
+            finished[event.index] = _param(block)
             if block.type == "text" and block.text:
                 self._emit(EventType.ASSISTANT_TEXT, {"text": block.text})
             elif block.type == "thinking" and block.thinking:
                 self.ctx.emit(EventType.THINKING, {"text": block.thinking})
+        elif kind == "message_delta":
+            call.usage = {**call.usage, **{k: v for k, v in _usage(event.usage).items() if v}}
 
-    @contextmanager
-    def _closer(self, stream: Any) -> Iterator[None]:
-        """Close ``stream`` from a helper thread as soon as the turn is cancelled.
+    def _finished(self, call: _Call, message: Any) -> _Call:
+        call.model = message.model
+        call.stop_reason = message.stop_reason
+        call.usage = _usage(message.usage)
+        call.blocks = [p for p in map(_param, message.content) if p is not None]
+        return call
 
-        Without it an interrupt would wait for the next server event, which can take long while
-        the model thinks.
-        """
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.wait(0.05):
-                if self.ctx.cancelled.is_set():
-                    stream.close()
-                    return
-
-        watcher = threading.Thread(target=watch, name="chatml-interrupt", daemon=True)
-        watcher.start()
-        try:
-            yield
-        finally:
-            done.set()
-            watcher.join()
+    def _interrupted(
+        self, call: _Call, finished: dict[int, dict[str, Any] | None], partial: dict[int, str]
+    ) -> _Call:
+        """Keep finished blocks and the partial text; half a tool input cannot be sent back."""
+        call.interrupted = True
+        for index in sorted({*finished, *partial}):
+            if index in finished:
+                block = finished[index]
+                if block is not None:
+                    call.blocks.append(block)
+            elif partial[index]:
+                call.blocks.append({"type": "text", "text": partial[index]})
+                self._emit(EventType.ASSISTANT_TEXT, {"text": partial[index], "interrupted": True})
+        return call
 
     def _describe(self, exc: anthropic.APIError) -> str:
         """One line for the user, with any credential scrubbed."""
