@@ -658,6 +658,8 @@ class ChatML:
         with repo.lock():
             if path.exists():
                 path.rmdir()
+            # A worktree deleted by hand is still registered until pruned; `worktree add` refuses it.
+            repo.run("worktree", "prune")
             if repo.branch_exists(rec.branch):
                 repo.attach_worktree(path, rec.branch)
             elif snapshot:
@@ -671,8 +673,6 @@ class ChatML:
                 if snapshot and rec.snapshot_ref:
                     repo.restore(path, snapshot)
                     repo.update_ref(f"{SNAPSHOT_NS}/{rec.id}/restored-{int(time.time())}", snapshot)
-            # A worktree deleted by hand is still registered until pruned; `worktree add` refuses it.
-            repo.run("worktree", "prune")
                     repo.delete_ref(rec.snapshot_ref)
             except BaseException:
                 repo.remove_worktree(path)
