@@ -228,6 +228,10 @@ class ChatML:
                 except WorkspaceExistsError:
                     # Another process registered it between our look-up and our insert.
                     return self.workspace(key)
+            if isinstance(key, Path) or os.sep in str(key):  # a path, not a workspace name
+                raise NotARepositoryError(
+                    f"{Path(key).expanduser()} does not exist: give the path of a git repository"
+                ) from None
             raise
 
     def _prefix(self, ws: Workspace) -> str:
@@ -293,6 +297,11 @@ class ChatML:
         if wanted is None and from_pr is not None:
             wanted = f"pr-{from_pr}"
         prefix = self._prefix(ws)
+        if prefix and not _valid_ref_part(prefix):  # stored by hand or by an older version
+            raise ConfigError(
+                f"branch prefix {prefix!r} is not valid in a git branch name:"
+                " change it with `chatml settings --branch-prefix`"
+            )
         if wanted is not None and not repo.valid_branch_name(_join(prefix, wanted)):
             raise InvalidNameError(f"git refuses {_join(prefix, wanted)!r} as a branch name: choose another")
         base_dir = self.workspaces_dir / ws.name
@@ -843,9 +852,12 @@ def _join(prefix: str, name: str) -> str:
 
 
 def _valid_ref_part(text: str) -> bool:
+    """True when ``text`` can start a branch name (git check-ref-format's rules for our alphabet)."""
     import re
 
-    return bool(re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", text)) and ".." not in text
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", text) or ".." in text or text.startswith("-"):
+        return False
+    return not any(part.startswith(".") or part.endswith(".lock") for part in text.split("/"))
 
 
 def _same_file(a: Path, b: Path) -> bool:
