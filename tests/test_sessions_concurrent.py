@@ -1,0 +1,93 @@
+"""Concurrent creation from several processes on one repository: no duplicates, nothing half-made."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from chatml_lab.core.manager import ChatML
+from chatml_lab.models import ConversationKind
+
+from .conftest import git
+
+CREATE_TEN = """
+import json, sys
+from chatml_lab.core.manager import ChatML
+with ChatML() as cm:
+    made = [cm.new_session(sys.argv[1]).id for _ in range(int(sys.argv[2]))]
+print(json.dumps(made))
+"""
+
+
+def run_together(commands: list[list[str]], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Start every command at once, wait for all; the environment is the hermetic one."""
+    procs = [
+        subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]
+    done = []
+    for proc, cmd in zip(procs, commands, strict=True):
+        out, err = proc.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(cmd, proc.returncode, out, err))
+    return done
+
+
+def assert_consistent(cm: ChatML, repo: Path, expected: int) -> None:
+    """Database, git and the workspaces dir agree on exactly ``expected`` sessions."""
+    records = cm.store.sessions(include_archived=True)
+    assert len(records) == expected
+    names = {r.name for r in records}
+    branches = {r.branch for r in records}
+    paths = {r.worktree_path for r in records}
+    ports = [r.port_base for r in records]
+    assert len(names) == len(branches) == len(paths) == expected
+    assert len(set(ports)) == expected
+    assert all(abs(a - b) >= cm.config.port_block for a in ports for b in ports if a != b)
+    for rec in records:
+        kinds = [c.kind for c in cm.store.conversations(rec.id)]
+        assert kinds == [ConversationKind.TASK]
+        assert git(rec.worktree_path, "branch", "--show-current").strip() == rec.branch
+        assert git(rec.worktree_path, "status", "--porcelain").strip() == ""
+
+    porcelain = git(repo, "worktree", "list", "--porcelain")
+    assert "prunable" not in porcelain
+    listed = {
+        Path(line.removeprefix("worktree "))
+        for line in porcelain.splitlines()
+        if line.startswith("worktree ")
+    }
+    assert listed == {repo.resolve(), *paths}
+    heads = set(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/chatml/").split())
+    assert heads == branches
+    assert git(repo, "for-each-ref", "refs/chatml/").strip() == ""
+    ws = cm.workspaces()
+    assert len(ws) == 1
+    on_disk = set((cm.workspaces_dir / ws[0].name).iterdir())
+    assert on_disk == paths
+
+
+def test_twenty_sessions_from_two_processes(cm: ChatML, repo: Path, tmp_path: Path) -> None:
+    cm.add_workspace(repo)
+    script = tmp_path / "create.py"
+    script.write_text(CREATE_TEN)
+    results = run_together([[sys.executable, str(script), str(repo), "10"]] * 2, cwd=tmp_path)
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    made = [sid for result in results for sid in json.loads(result.stdout)]
+    assert len(set(made)) == 20
+    assert_consistent(cm, repo, 20)
+    assert {r.id for r in cm.store.sessions(include_archived=True)} == set(made)
+
+
+def test_cli_new_concurrently_on_an_unregistered_repository(cm: ChatML, repo: Path, tmp_path: Path) -> None:
+    """Four `chatml new` at once on a repository nobody registered yet: one workspace, four sessions."""
+    chatml = Path(sys.executable).parent / "chatml"
+    results = run_together([[str(chatml), "new", "--repo", str(repo)]] * 4, cwd=tmp_path)
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert_consistent(cm, repo, 4)
+    assert os.environ["CHATML_DATA_DIR"] == str(cm.data_dir)
