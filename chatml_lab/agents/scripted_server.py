@@ -339,8 +339,9 @@ class ScriptedServer:
         """Bind and serve in a daemon thread; return the base URL."""
         if self._server is None:
             self._server = _Server(("127.0.0.1", self.port), self.script, self._requests)
+            # A short poll interval makes stop() quick (shutdown waits for the next poll).
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="scripted-anthropic", daemon=True
+                target=self._server.serve_forever, args=(0.05,), name="scripted-anthropic", daemon=True
             )
             self._thread.start()
         return self.url
