@@ -65,10 +65,12 @@ LIST_COLUMNS = ["name", "workspace", "priority", "task_status", "pinned", "pr_st
                 "ahead", "behind", "agent_state", "cost_usd", "updated_at"]  # fmt: skip
 
 
-def _json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _json_rows(rows: list[dict[str, Any]], include_archived: bool = False) -> list[dict[str, Any]]:
+    # The same fields as the DataFrame of ChatML.table() (core/table.py COLUMNS), in its order.
+    columns = [*LIST_COLUMNS, "health", *(["archived"] if include_archived else [])]
     out = []
     for row in rows:
-        item = {k: row[k] for k in LIST_COLUMNS}
+        item = {k: row[k] for k in columns}
         item["updated_at"] = datetime.fromtimestamp(row["updated_at"], UTC).isoformat()
         out.append(item)
     return out
@@ -117,7 +119,7 @@ def cmd_new(cm: Any, args: argparse.Namespace) -> int:
 def cmd_list(cm: Any, args: argparse.Namespace) -> int:
     rows = cm.rows(include_archived=args.all)
     if args.json:
-        print(json.dumps(_json_rows(rows), indent=2))
+        print(json.dumps(_json_rows(rows, include_archived=args.all), indent=2))
     else:
         print(
             format_rows(
