@@ -102,9 +102,11 @@ def test_scripted_error_and_end_of_script(client: anthropic.Anthropic) -> None:
 
 def test_async_streaming_client(server: ScriptedServer) -> None:
     async def run() -> str:
-        async with anthropic.AsyncAnthropic(api_key="k", base_url=server.url, max_retries=0) as sdk:
-            async with sdk.messages.stream(model="any", max_tokens=10, messages=HI) as stream:
-                return (await stream.get_final_message()).content[1].type
+        async with (
+            anthropic.AsyncAnthropic(api_key="k", base_url=server.url, max_retries=0) as sdk,
+            sdk.messages.stream(model="any", max_tokens=10, messages=HI) as stream,
+        ):
+            return (await stream.get_final_message()).content[1].type
 
     assert asyncio.run(run()) == "text"
 
