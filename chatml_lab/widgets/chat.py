@@ -1,0 +1,234 @@
+"""The chat panel of one session: its event log rendered live, an input box, stop and approvals.
+
+Everything shown comes from the event log (``session.events(after=last_seq)``), so a panel
+opened after a kernel restart shows the whole history and two panels on one session agree. The
+rendering is :mod:`chatml_lab.widgets.render` (pure); this module only wires widgets to it.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ..errors import ChatMLError, SessionNotFoundError
+from ..events import Event
+from . import badges, render
+from .poller import Poller, close_tree
+
+if TYPE_CHECKING:
+    from ..core.session import Session
+
+
+def header_html(info: dict[str, Any]) -> str:
+    """The panel's header: name, branch, agent state, drift, cost, and a scripted label."""
+    scripted = (
+        '<span title="replayed from a script, not written by a model" style="margin-left:8px;padding:0 6px;'
+        'border-radius:8px;background:#fff3e0;color:#e65100;border:1px solid #ffb74d;font-size:11px">'
+        "scripted agent</span>"
+        if info.get("scripted")
+        else ""
+    )
+    archived = (
+        '<span style="margin-left:8px;color:#6a1b9a;font-size:12px">archived</span>'
+        if info.get("archived")
+        else ""
+    )
+    agent = html.escape(str(info.get("agent") or "default agent"))
+    return (
+        '<div style="font-family:sans-serif;display:flex;flex-wrap:wrap;align-items:center;gap:10px;'
+        'padding:6px 8px;border-bottom:1px solid #e0e0e0">'
+        f'<b style="font-size:15px">{html.escape(str(info.get("name", "")))}</b>'
+        f'<code style="font-size:12px;color:#546e7a">{html.escape(str(info.get("branch", "")))}</code>'
+        f"{badges.state_badge(str(info.get('agent_state', 'idle')))}"
+        f"{badges.drift_bar(info.get('ahead'), info.get('behind'))}"
+        f'<span style="font-size:12px;color:#616161">cost {badges.cost_text(info.get("cost_usd"))}</span>'
+        f'<span style="font-size:12px;color:#9e9e9e">{agent}</span>{scripted}{archived}</div>'
+    )
+
+
+def banner_html(message: str, level: str = "error") -> str:
+    """A one-line banner (errors from the API are shown here, never as a traceback)."""
+    if not message:
+        return ""
+    fg, bg = ("#b71c1c", "#ffebee") if level == "error" else ("#1b5e20", "#e8f5e9")
+    return (
+        f'<div style="font-family:sans-serif;font-size:12px;padding:4px 8px;border-radius:4px;'
+        f'color:{fg};background:{bg}">{html.escape(message)}</div>'
+    )
+
+
+class ChatPanel(widgets.VBox):  # type: ignore[misc]
+    """A live chat with one session's agent.
+
+    ``refresh()`` reads new events and redraws what changed; a background poller calls it every
+    ``refresh_interval`` seconds unless ``autostart=False`` (tests call it themselves). ``close()``
+    stops the poller.
+    """
+
+    def __init__(self, session: Session, refresh_interval: float = 1.0, autostart: bool = True) -> None:
+        self.session = session
+        self.events: list[Event] = []
+        self.last_seq = 0
+        self._lock = threading.RLock()
+        self._rendered: list[str] = []  # html of each block widget, to redraw only what changed
+        self._pending_ids: list[str] = []
+        self.header = widgets.HTML()
+        self.banner = widgets.HTML()
+        self.transcript = widgets.VBox(layout=widgets.Layout(padding="4px 0"))
+        self.approvals = widgets.VBox()
+        self.input = widgets.Textarea(
+            placeholder="Message the agent…", layout=widgets.Layout(width="100%", height="64px")
+        )
+        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.interrupt_button = widgets.Button(
+            description="Interrupt", icon="pause", tooltip="stop this turn"
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", button_style="danger", tooltip="stop the agent"
+        )
+        self.send_button.on_click(lambda _: self.send())
+        self.interrupt_button.on_click(lambda _: self._act(self.session.interrupt, "interrupted"))
+        self.stop_button.on_click(lambda _: self._act(self.session.stop, "stop requested"))
+        controls = widgets.HBox([self.send_button, self.interrupt_button, self.stop_button])
+        super().__init__(
+            [self.header, self.banner, self.transcript, self.approvals, self.input, controls],
+            layout=widgets.Layout(border="1px solid #e0e0e0", padding="4px", width="100%"),
+        )
+        self.add_class("chatml-chat")
+        self._poller: Poller | None = None
+        self.refresh()
+        if autostart:
+            self._poller = Poller(
+                refresh_interval, self.refresh, name=f"chatml-chat-{session.id[:8]}"
+            ).start()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read events after the last seen one and redraw what changed (safe from any thread)."""
+        with self._lock:
+            try:
+                new = self.session.events(after=self.last_seq)
+                if new:
+                    self.events.extend(new)
+                    self.last_seq = new[-1].seq
+                    self._draw_transcript()
+                    self._draw_approvals()
+                self.header.value = header_html(self.header_info())
+            except SessionNotFoundError as exc:
+                self._error(str(exc))
+                self.stop_polling()
+            except ChatMLError as exc:
+                self._error(str(exc))
+
+    def header_info(self) -> dict[str, Any]:
+        """What the header shows, read from the record and the event log."""
+        rec = self.session.record
+        return {
+            "name": rec.name, "branch": rec.branch, "agent_state": self.session.agent_state,
+            "ahead": rec.ahead, "behind": rec.behind, "cost_usd": rec.cost_usd, "archived": rec.archived,
+            "agent": rec.agent_backend, "scripted": rec.agent_backend == "scripted" or render.is_scripted(self.events),
+        }  # fmt: skip
+
+    @property
+    def text(self) -> str:
+        """The transcript as plain text."""
+        return render.render_text(self.events)
+
+    @property
+    def pending(self) -> list[Event]:
+        """Approval requests waiting for an answer."""
+        return render.pending_approvals(self.events)
+
+    def _draw_transcript(self) -> None:
+        htmls = [render.render_block(block) for block in render.fold(self.events)]
+        children = list(self.transcript.children)
+        for index, value in enumerate(htmls):
+            if index < len(children):
+                if self._rendered[index] != value:
+                    children[index].value = value
+                    self._rendered[index] = value
+            else:
+                children.append(widgets.HTML(value))
+                self._rendered.append(value)
+        if len(children) != len(self.transcript.children):
+            self.transcript.children = tuple(children)
+
+    def _draw_approvals(self) -> None:
+        pending = self.pending
+        ids = [str(e.data["id"]) for e in pending]
+        if ids == self._pending_ids:
+            return
+        self._pending_ids = ids
+        rows = []
+        for event in pending:
+            request_id = str(event.data["id"])
+            summary = render.tool_summary(str(event.data.get("tool")), dict(event.data.get("input") or {}))
+            approve = widgets.Button(description="Approve", button_style="success", icon="check")
+            deny = widgets.Button(description="Deny", button_style="danger", icon="times")
+            approve.on_click(lambda _, rid=request_id: self.approve(rid))
+            deny.on_click(lambda _, rid=request_id: self.deny(rid))
+            label = widgets.HTML(
+                f'<span style="font-family:sans-serif;font-size:13px"><b>Allow?</b> '
+                f"<code>{html.escape(summary)}</code></span>"
+            )
+            rows.append(widgets.HBox([label, approve, deny], layout=widgets.Layout(align_items="center")))
+        old = self.approvals.children
+        self.approvals.children = tuple(rows)
+        for row in old:
+            close_tree(row)
+
+    # -- acting ---------------------------------------------------------------------------------
+
+    def send(self, text: str | None = None) -> None:
+        """Send the input box's text (or ``text``) to the agent and clear the box."""
+        message = (self.input.value if text is None else text).strip()
+        if not message:
+            self._error("the message is empty: write what the agent should do")
+            return
+        if self._act(lambda: self.session.send(message), ""):
+            self.input.value = ""
+
+    def approve(self, request_id: str | None = None) -> None:
+        """Approve a pending request (the only one when no id is given)."""
+        self._act(lambda: self.session.approve(request_id), "approved")
+
+    def deny(self, request_id: str | None = None) -> None:
+        """Deny a pending request."""
+        self._act(lambda: self.session.deny(request_id), "denied")
+
+    def _act(self, action: Any, done: str) -> bool:
+        try:
+            action()
+        except ChatMLError as exc:
+            self._error(str(exc))
+            return False
+        self.banner.value = banner_html(done, "info") if done else ""
+        self.refresh()
+        return True
+
+    def _error(self, message: str) -> None:
+        self.banner.value = banner_html(message)
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    @property
+    def polling(self) -> bool:
+        """True while the background poller runs."""
+        return self._poller is not None and self._poller.alive
+
+    def stop_polling(self) -> None:
+        """Stop the background poller (the panel stays usable; call refresh() yourself)."""
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+
+    def close(self) -> None:
+        """Stop polling and close the widget and its children."""
+        self.stop_polling()
+        for child in self.children:
+            close_tree(child)
+        super().close()
