@@ -70,11 +70,12 @@ def repair_transcript(messages: list[Message]) -> list[Message]:
     if len(messages) >= 2 and messages[-2].get("role") == "assistant":
         asked = [b["id"] for b in _blocks(messages[-2]) if b.get("type") == "tool_use"]
         answer = _blocks(messages[-1])
-        answered = {b.get("tool_use_id") for b in answer if b.get("type") == "tool_result"}
-        missing = [_tool_result(i, INTERRUPTED, True) for i in asked if i not in answered]
-        if missing:
-            # tool_result blocks must come first in the user message.
-            messages[-1] = {"role": "user", "content": [*missing, *answer]}
+        results = {b.get("tool_use_id"): b for b in answer if b.get("type") == "tool_result"}
+        if any(i not in results for i in asked):
+            # tool_result blocks must come first in the user message; keep the model's order.
+            ordered = [results.get(i) or _tool_result(i, INTERRUPTED, True) for i in asked]
+            rest = [b for b in answer if b.get("type") != "tool_result" or b.get("tool_use_id") not in asked]
+            messages[-1] = {"role": "user", "content": [*ordered, *rest]}
     return messages
 
 
