@@ -33,7 +33,7 @@ SUMMARY_SYSTEM = (
 log = logging.getLogger(__name__)
 
 
-def has_credentials() -> bool:
+def api_configured() -> bool:
     """True when an API key or token is configured in the environment."""
     return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
 
@@ -83,7 +83,7 @@ def _ask(model: str, system: str, prompt: str, max_tokens: int) -> str | None:
 
 def suggest_title(message: str, model: str = TITLE_MODEL) -> tuple[str, str]:
     """A short imperative title for a session from its first message: ``(title, source)``."""
-    if has_credentials():
+    if api_configured():
         answer = _ask(model, TITLE_SYSTEM, message[:4_000], max_tokens=60)
         title = _clean_title(answer) if answer else ""
         if title:
@@ -93,7 +93,7 @@ def suggest_title(message: str, model: str = TITLE_MODEL) -> tuple[str, str]:
 
 def summarize_session(transcript: str, facts: str, model: str = SUMMARY_MODEL) -> tuple[str, str]:
     """A summary of a session for its archive: ``(summary, source)``; the fallback is ``facts``."""
-    if has_credentials():
+    if api_configured():
         prompt = f"Facts from git:\n{facts}\n\nConversation (most recent part):\n{transcript[-_INPUT_LIMIT:]}"
         answer = _ask(model, SUMMARY_SYSTEM, prompt, max_tokens=1_000)
         if answer:
