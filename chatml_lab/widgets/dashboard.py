@@ -90,6 +90,13 @@ def summary_text(rows: list[dict[str, Any]]) -> str:
     return " · ".join(parts)
 
 
+def _describe(field: str, value: Any) -> str:
+    if field == "pinned":
+        return "pinned" if value else "unpinned"
+    label = "status" if field == "task_status" else field
+    return f"{label} {str(value).replace('_', ' ')}"
+
+
 def _cell(value: str) -> widgets.HTML:
     return widgets.HTML(value, layout=widgets.Layout(margin="0", overflow="hidden"))
 
@@ -443,7 +450,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
         def action() -> str:
             rec = self.manager.update(session_id, **fields)
-            return f"{rec.name}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in fields.items())
+            return f"{rec.name}: " + ", ".join(_describe(key, value) for key, value in fields.items())
 
         self._run(action)
 
