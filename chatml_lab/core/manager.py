@@ -765,10 +765,11 @@ class ChatML:
                 report.actions.append(f"skipped workspace {ws.name}: {exc}")
                 continue
             records = self.store.sessions(include_archived=True, workspace_id=ws.id)
-            paths = {rec.worktree_path for rec in records}
+            # git records real paths; a record may name the same place through a symlink.
+            paths = {rec.worktree_path.resolve() for rec in records}
             base = self.workspaces_dir / ws.name
             for entry in repo.worktrees()[1:]:
-                if entry.path in paths:
+                if entry.path.resolve() in paths:
                     continue
                 if entry.prunable or not entry.path.exists():
                     report.half_made.append(str(entry.path))
