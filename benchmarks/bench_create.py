@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 
@@ -80,12 +79,6 @@ def build_repository(root: Path, files: int) -> tuple[Path, Path]:
     return origin, repo
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
 def summary(name: str, times: list[float]) -> str:
     return f"{name:<5} median {statistics.median(times) * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms"
 
@@ -117,23 +110,26 @@ def main() -> int:
         cli: list[float] = []
         for i in range(opts.runs):
             path = bare_dir / f"bare-{i}"
-            bare.append(timed(lambda p=path, n=i: git(repo, "worktree", "add", "-q", "-b", f"bench/bare-{n}",
-                                                      str(p), "origin/main")))  # fmt: skip
+            start = time.perf_counter()
+            git(repo, "worktree", "add", "-q", "-b", f"bench/bare-{i}", str(path), "origin/main")
+            bare.append(time.perf_counter() - start)
             git(repo, "worktree", "remove", "--force", str(path))
             git(repo, "branch", "-q", "-D", f"bench/bare-{i}")
 
-            holder: list[str] = []
-            api.append(timed(lambda n=i: holder.append(cm.new_session(ws, name=f"api-{n}").id)))
-            cm.delete(holder[0], force=True)
+            start = time.perf_counter()
+            session = cm.new_session(ws, name=f"api-{i}")
+            api.append(time.perf_counter() - start)
+            session.delete(force=True)
 
-            proc: list[subprocess.CompletedProcess[str]] = []
-            cli.append(timed(lambda n=i: proc.append(subprocess.run(
-                [*cli_cmd, "new", f"cli-{n}", "--repo", str(repo)], capture_output=True, text=True,
-            ))))  # fmt: skip
-            if proc[0].returncode != 0:
-                print(proc[0].stderr, file=sys.stderr)
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [*cli_cmd, "new", f"cli-{i}", "--repo", str(repo)], capture_output=True, text=True
+            )
+            cli.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
                 return 1
-            cm.delete(cm.session(f"cli-{i}").id, force=True)
+            cm.session(f"cli-{i}").delete(force=True)
         cm.gc(dry_run=False)
         cm.close()
 

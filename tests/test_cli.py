@@ -31,9 +31,9 @@ class Cli:
         return out
 
     def error(self, *args: str) -> str:
-        """Run a command that must fail: exit 1, one line on stderr, nothing on stdout; return the line."""
+        """Run a command that must fail: exit 1, one line on stderr; return the line without its prefix."""
         got = main(list(args))
-        out, err = self.capsys.readouterr()
+        _out, err = self.capsys.readouterr()
         assert got == 1, f"chatml {' '.join(args)} exited {got}"
         lines = err.splitlines()
         assert len(lines) == 1 and lines[0].startswith("chatml: error: "), err

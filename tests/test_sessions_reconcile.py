@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from chatml_lab.core.manager import ChatML
 
 from .conftest import commit_file, git
@@ -179,3 +181,24 @@ def test_gc_skips_a_workspace_whose_repository_is_gone(cm: ChatML, repo: Path) -
     report = cm.gc(dry_run=True)
     assert any("skipped workspace project" in action for action in report.actions)
     assert subprocess.run(["git", "--version"], capture_output=True).returncode == 0
+
+
+def test_workspaces_dir_behind_a_symlink_is_not_mistaken_for_orphans(
+    cm: ChatML, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git records real paths; a workspaces dir reached through a symlink (macOS /tmp, a moved home)."""
+    real = tmp_path / "real-trees"
+    real.mkdir()
+    link = tmp_path / "trees-link"
+    link.symlink_to(real)
+    monkeypatch.setenv("CHATML_WORKSPACES_DIR", str(link))
+    session = cm.new_session(repo, name="linked")
+    (session.worktree / "wip.txt").write_text("uncommitted\n")
+
+    assert cm.gc(dry_run=True).empty
+    cm.gc(dry_run=False)
+    assert (session.worktree / "wip.txt").read_text() == "uncommitted\n"
+    assert health(cm, "linked") == "ok"
+    session.archive()
+    session.unarchive()
+    assert (session.worktree / "wip.txt").read_text() == "uncommitted\n"
