@@ -38,7 +38,7 @@ from .tools import EDIT_TOOLS, EXEC_TOOLS, TOOL_DEFINITIONS, ToolOutcome, ToolRu
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS = 16_000
 INTERRUPTED = "Interrupted by the user before this tool ran."
-_USAGE_KEYS = pricing._KEYS
+_USAGE_KEYS = pricing.USAGE_KEYS
 _CACHE = {"type": "ephemeral"}
 
 Message = dict[str, Any]
@@ -261,7 +261,10 @@ class AnthropicBackend(Backend):
         if refusal is not None:
             outcome = ToolOutcome(False, refusal)
         else:
-            outcome = self.tools.run(name, tool_input, self.ctx.cancelled)
+            try:
+                outcome = self.tools.run(name, tool_input, self.ctx.cancelled)
+            except Exception as exc:  # a tool bug must not end the turn with an unanswered tool_use
+                outcome = ToolOutcome(False, f"Error: the {name} tool failed: {type(exc).__name__}: {exc}")
         self.ctx.emit(EventType.TOOL_END, {"id": block["id"], "ok": outcome.ok, "output": outcome.output})
         return outcome
 
@@ -319,10 +322,11 @@ class AnthropicBackend(Backend):
         feed: queue.Queue[tuple[str, Any]] = queue.Queue()
         abandon = threading.Event()
         request = self._request(messages)
+        client = self.client
 
         def read() -> None:
             try:
-                with self.client.messages.stream(**request) as stream:
+                with client.messages.stream(**request) as stream:
                     for event in stream:
                         if abandon.is_set():
                             return

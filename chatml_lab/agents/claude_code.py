@@ -39,8 +39,6 @@ MODES: dict[PermissionMode, str] = {
     PermissionMode.PLAN: "plan",
 }
 
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-
 
 def _text(content: Any) -> str:
     """A tool result's content (a string or a list of content blocks) as plain text."""
@@ -95,7 +93,10 @@ class ClaudeCodeBackend(Backend):
 
     def _options(self, sdk: Any) -> Any:
         state = self.ctx.state
-        session_id = state.setdefault("session_id", str(uuid.uuid4()))
+        if "session_id" not in state:
+            state["session_id"] = str(uuid.uuid4())
+            self.ctx.save_state(state)
+        session_id = state["session_id"]
         # Our id is used for the first turn and resumed afterwards, so a restarted runner (or a
         # new process) continues the same Claude Code session in the same worktree.
         which = {"resume": session_id} if state.get("started") else {"session_id": session_id}
@@ -147,7 +148,7 @@ class ClaudeCodeBackend(Backend):
         if result.is_error and not interrupted:
             detail = result.result or "; ".join(result.errors or []) or result.subtype
             raise AgentError(self._describe(f"Claude Code failed: {detail}"))
-        usage = {key: int((result.usage or {}).get(key) or 0) for key in _USAGE_KEYS}
+        usage = {key: int((result.usage or {}).get(key) or 0) for key in pricing.USAGE_KEYS}
         if self._model == pricing.SCRIPTED_MODEL:
             cost: float | None = 0.0
         elif result.total_cost_usd is not None:

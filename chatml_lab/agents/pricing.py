@@ -83,7 +83,8 @@ PRICES: dict[str, ModelPrice] = {
     "claude-3-opus": _OPUS_LEGACY,
 }
 
-_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+#: The usage keys a turn reports (the Messages API names).
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 _SUFFIX = re.compile(r"(\[[^\]]*\])$|([-@]\d{8})$|(-latest)$")
 
 
@@ -102,7 +103,7 @@ def cost(model: str | None, usage: Mapping[str, int | None]) -> float | None:
     rates = price(model) if model else None
     if rates is None:
         return None
-    tokens = {key: int(usage.get(key) or 0) for key in _KEYS}
+    tokens = {key: int(usage.get(key) or 0) for key in USAGE_KEYS}
     prompt = (
         tokens["input_tokens"] + tokens["cache_creation_input_tokens"] + tokens["cache_read_input_tokens"]
     )

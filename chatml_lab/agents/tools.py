@@ -15,6 +15,8 @@ Confinement:
   (``git commit`` writes the index, objects and refs there) and a private ``/tmp``. Without
   bubblewrap it runs as a plain ``bash -c``: confinement is then only advisory (the system prompt
   asks the agent to stay inside). :meth:`ToolRunner.is_sandboxed` tells the UI which mode is active.
+  The sandbox confines writes, not reads or the network: the agent can still read the machine's
+  files and reach the internet (``pip install`` and ``git fetch`` keep working).
 - A Bash timeout or an interrupt kills the whole process group; output is capped at
   :data:`OUTPUT_LIMIT` characters with a note saying how much was left out.
 """
@@ -304,6 +306,10 @@ class ToolRunner:
             return ToolOutcome(False, f"Error: {exc}")
         except OSError as exc:
             return ToolOutcome(False, f"Error: {exc.strerror or exc}")
+        except UnicodeError:
+            return ToolOutcome(False, "Error: the file is not UTF-8 text")
+        except ValueError as exc:  # e.g. a NUL byte in a path
+            return ToolOutcome(False, f"Error: {exc}")
 
     # -- paths --------------------------------------------------------------------------------
 
