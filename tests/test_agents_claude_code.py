@@ -177,3 +177,30 @@ def test_claude_code_api_failure_is_an_agent_error(worktree: Path, repo: Path, t
     message = str(caught.value)
     assert "400" in message and "scripted" in message
     assert "sk-fake" not in message and "\n" not in message
+
+
+@needs_sdk
+def test_claude_code_interrupt_mid_stream(worktree: Path, repo: Path, tmp_path: Path) -> None:
+    slow = {"delay": 0.2, "turns": [[{"type": "text", "text": "A long slow answer. " * 10}]]}
+    with ScriptedServer(slow) as server:
+        recorder = Recorder([])
+        ctx = context(worktree, repo, server, tmp_path, recorder, PermissionMode.DEFAULT)
+
+        fired: list[bool] = []
+
+        def emit(kind: EventType, data: dict[str, Any]) -> None:
+            recorder.emit(kind, data)
+            if not fired and len(recorder.of(EventType.ASSISTANT_DELTA)) == 2:
+                fired.append(True)
+                ctx.cancelled.set()
+
+        ctx.emit = emit
+        backend = ClaudeCodeBackend(ctx)
+        result = backend.run_turn("talk slowly")
+        assert result.stop_reason == "interrupted"
+        assert len(server.requests) == 1
+        server.script["delay"] = 0
+        ctx.cancelled.clear()
+        recorder.events.clear()
+        assert backend.run_turn("and now?").stop_reason != "interrupted"
+        assert recorder.of(EventType.ASSISTANT_TEXT)
