@@ -343,7 +343,22 @@ class GitRepo:
         return proc.stdout
 
     def restore(self, worktree: Path, snapshot: str) -> None:
-        """Put a :meth:`snapshot` back into a worktree checked out at the snapshot's first parent."""
+        """Put a :meth:`snapshot` back into a worktree checked out at the snapshot's first parent.
+
+        When the branch has moved since (commits made elsewhere while archived), the snapshot's
+        changes are merged onto the new tip instead, as ``git stash apply --index`` does with a
+        stash-shaped commit (applying a commit by id leaves the shared ``refs/stash`` alone).
+        """
+        head = self.run("rev-parse", "HEAD", cwd=worktree).strip()
+        if head != self.run("rev-parse", f"{snapshot}^1", cwd=worktree).strip():
+            try:
+                self.run("stash", "apply", "--index", "--quiet", snapshot, cwd=worktree)
+            except GitError:
+                raise GitError(
+                    f"the branch moved since the snapshot {snapshot[:12]} was taken and its changes conflict"
+                    f" with the new commits: check out the branch and run `git stash apply --index {snapshot}`"
+                ) from None
+            return
         index_tree = self.run("rev-parse", f"{snapshot}^2^{{tree}}", cwd=worktree).strip()
         deleted = self.run(
             "diff", "--name-only", "--no-renames", "--diff-filter=D", "-z", "HEAD", snapshot, cwd=worktree
