@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatml_lab.core.manager import ChatML
-from chatml_lab.errors import WorkWouldBeLostError
+from chatml_lab.errors import GitError, WorkWouldBeLostError
 from chatml_lab.gitops.repo import GitRepo
 from chatml_lab.models import SessionRecord
 
@@ -242,3 +242,52 @@ def test_a_changed_env_counts_as_work_an_unchanged_copy_does_not(cm: ChatML, pro
     kept = edited.delete(force=True)
     assert kept is not None
     assert _show_bytes(project, f"{kept}:.env") == b"SECRET=edited\n"
+
+
+def commit_on_branch_elsewhere(repo: Path, branch: str, name: str, content: str) -> str:
+    """Commit on ``branch`` from a scratch worktree, as a user might while the session is archived."""
+    scratch = repo.parent / f"scratch-{name}"
+    git(repo, "worktree", "add", "-q", str(scratch), branch)
+    sha = commit_file(scratch, name, content, f"edit {name} elsewhere")
+    git(repo, "worktree", "remove", str(scratch))
+    return sha
+
+
+def test_unarchive_after_the_branch_moved_merges_the_work_onto_it(cm: ChatML, project: Path) -> None:
+    session = cm.new_session(project, name="moving")
+    wt = session.worktree
+    (wt / "a.txt").write_text("a: unstaged edit\n")
+    (wt / "b.txt").write_text("b: staged edit\n")
+    git(wt, "add", "b.txt")
+    (wt / "untracked.txt").write_text("never added\n")
+    (wt / ".env").write_text("SECRET=changed\n")
+    cm.archive(session.id)
+    tip = commit_on_branch_elsewhere(project, session.branch, "c.txt", "c: committed while archived\n")
+
+    cm.unarchive(session.id)
+    assert git(wt, "rev-parse", "HEAD").strip() == tip  # the new commit is kept, not reverted
+    assert (wt / "c.txt").read_text() == "c: committed while archived\n"
+    assert git(wt, "diff", "--cached", "--name-only").split() == ["b.txt"]
+    assert git(wt, "diff", "--name-only").split() == ["a.txt"]
+    assert (wt / "a.txt").read_text() == "a: unstaged edit\n"
+    assert (wt / "untracked.txt").read_text() == "never added\n"
+    assert (wt / ".env").read_text() == "SECRET=changed\n"
+    assert git(project, "stash", "list") == ""
+
+
+def test_unarchive_refuses_when_the_work_conflicts_with_the_moved_branch(cm: ChatML, project: Path) -> None:
+    session = cm.new_session(project, name="clash")
+    (session.worktree / "a.txt").write_text("a: the session's edit\n")
+    ref = cm.archive(session.id).snapshot_ref
+    assert ref is not None
+    snapshot = git(project, "rev-parse", ref).strip()
+    commit_on_branch_elsewhere(project, session.branch, "a.txt", "a: a conflicting commit\n")
+
+    with pytest.raises(GitError, match="conflict with the new commits") as info:
+        cm.unarchive(session.id)
+    assert snapshot in str(info.value) and "\n" not in str(info.value)
+    rec = cm.record(session.id)
+    assert rec.archived and rec.snapshot_ref == ref
+    assert git(project, "rev-parse", ref).strip() == snapshot
+    assert not session.worktree.exists()
+    assert str(session.worktree) not in git(project, "worktree", "list")
