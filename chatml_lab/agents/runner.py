@@ -199,6 +199,9 @@ class Runner:
     def _next_message(self) -> str | None:
         for item_id, kind, data in self.store.pending_inbox(self.conversation_id):
             if kind == "message":
+                # "running" is recorded before the message leaves the inbox, so a client never
+                # sees an empty inbox and an idle agent while a turn is starting.
+                self.set_state(AgentState.RUNNING)
                 self.store.consume_inbox(item_id)
                 return str(data.get("text", ""))
             if kind == "stop":
@@ -214,7 +217,6 @@ class Runner:
 
         self.cancelled.clear()
         self.emit(EventType.USER_MESSAGE, {"text": text})
-        self.set_state(AgentState.RUNNING)
         conversation = self.store.conversation(self.conversation_id)
         if conversation is not None and conversation.kind is ConversationKind.TASK:
             auto_name(self.manager, conversation.session_id, text, self.emit)

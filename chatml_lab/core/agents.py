@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..agents import lease
-from ..errors import AgentTimeoutError, ApprovalNotFoundError, SessionArchivedError
+from ..errors import AgentTimeoutError, ApprovalNotFoundError, SessionArchivedError, SessionError
 from ..events import Event, EventType
 from ..models import AgentState, Conversation, ConversationKind
 
@@ -212,6 +213,34 @@ class AgentControl:
                 rec = self.manager.record(session_id)
                 raise AgentTimeoutError(f"session {rec.name!r} is still working after {timeout:g} s")
             time.sleep(poll)
+
+    def quiesce(self, session_id: str, force: bool, action: str, timeout: float = 15.0) -> None:
+        """Make sure no runner works in the session's worktree before it is removed.
+
+        A working agent makes ``action`` refuse unless ``force``; with ``force`` the runners are
+        asked to stop, then terminated.
+        """
+        live = []
+        for conv in self.store.conversations(session_id):
+            found = lease.read_lease(self.store, conv.id)
+            if lease.is_live(found, self.manager.config.lease_stale_after):
+                live.append((conv, found))
+        if not live:
+            return
+        if not force and any(self.state(conv.id).value in WORKING for conv, _ in live):
+            rec = self.manager.record(session_id)
+            raise SessionError(
+                f"the agent of {rec.name!r} is working: `chatml stop {rec.name}` first, or {action} with force"
+            )
+        for conv, _ in live:
+            self.store.push_inbox(conv.id, "stop", {})
+        deadline = time.monotonic() + timeout
+        for conv, found in live:
+            while lease.read_lease(self.store, conv.id) is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if found is not None and found.pid > 0 and lease.pid_is_runner(found.pid):
+                os.kill(found.pid, signal.SIGTERM)
+        _reap()
 
     def session_state(self, session_id: str) -> AgentState:
         """The task conversation's state (what the table shows)."""

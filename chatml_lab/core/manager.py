@@ -24,6 +24,7 @@ from ..errors import (
     InvalidNameError,
     NotARepositoryError,
     SessionArchivedError,
+    SessionError,
     SessionExistsError,
     SessionNotArchivedError,
     SessionNotFoundError,
@@ -325,8 +326,9 @@ class ChatML:
         self.progress("creating worktree")
         with repo.lock():
             rec = self._create_locked(
-                repo, ws, base_dir, prefix, wanted, base_ref, start, prio, mode, agent, model, from_pr
-            )
+                repo, ws, base_dir, prefix, wanted, base_ref, start, prio, mode, agent, model, from_pr,
+                agent_options or {},
+            )  # fmt: skip
         try:
             task = self._task_conversation(rec.id)
             for warning in warnings:
@@ -355,6 +357,7 @@ class ChatML:
         agent: str | None,
         model: str | None,
         from_pr: int | None,
+        agent_options: dict[str, Any],
     ) -> SessionRecord:
         taken = {s.name for s in self.store.sessions(include_archived=True, workspace_id=ws.id)}
         for attempt in range(MAX_NAME_ATTEMPTS):
@@ -377,7 +380,7 @@ class ChatML:
             id=new_id(), workspace_id=ws.id, name=name, branch=branch, worktree_path=path,
             base_ref=base_ref, base_commit=start, created_at=now, updated_at=now, priority=prio,
             agent_backend=agent, model=model, permission_mode=mode, pr_number=from_pr,
-            auto_named=wanted is not None,
+            auto_named=wanted is not None, agent_options=agent_options,
         )  # fmt: skip
         try:
             with self.store.transaction() as conn:
@@ -620,9 +623,15 @@ class ChatML:
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
         rec, ws, repo = self._live(session_id, "archive it again")
+        self.agents.quiesce(rec.id, force=force, action="archive")
         task = self._task_conversation(rec.id)
         snapshot_ref = None
         if read_head(rec.worktree_path) is not None:
+            busy = repo.operation_in_progress(rec.worktree_path)
+            if busy:  # a snapshot cannot hold it: unmerged entries, MERGE_HEAD, rebase state
+                raise WorkWouldBeLostError(
+                    f"a {busy} is in progress in session {rec.name!r}: finish or abort it, then archive"
+                )
             for script in scripts.load_scripts(ws.path, "archive"):
                 env = scripts.script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
                 result = scripts.run_script(script, rec.worktree_path, env, self.config.script_timeout)
@@ -631,7 +640,7 @@ class ChatML:
                     "exit_code": result.exit_code,
                 })  # fmt: skip
                 if not result.ok and not force:
-                    raise GitError(
+                    raise SessionError(
                         f"archive script {script.name!r} exited {result.exit_code}: fix it or archive with force"
                     )
             summary = fallback_summary(repo, rec, repo.status_porcelain(rec.worktree_path))
@@ -646,10 +655,21 @@ class ChatML:
             summary = fallback_summary(repo, rec, None)
         self.store.update_session(
             rec.id, archived=1, snapshot_ref=snapshot_ref, archive_summary=summary,
-            archive_summary_state=SummaryState.COMPLETED.value, ahead=None, behind=None, health="ok",
+            archive_summary_state=SummaryState.GENERATING.value, ahead=None, behind=None, health="ok",
         )  # fmt: skip
-        self.store.append_event(task, EventType.ARCHIVE_SUMMARY, {"summary": summary, "source": "fallback"})
+        self._write_summary(rec.id, summary, task)
         return self.record(rec.id)
+
+    def _write_summary(self, session_id: str, facts: str, conversation: str) -> None:
+        """The archive summary: a model's when a key is configured, else the facts from git."""
+        from ..agents.helpers import api_configured, summarize_session
+        from .summary import transcript_text
+
+        self.progress("writing the archive summary")
+        text, source = summarize_session(transcript_text(self.store, session_id), facts)
+        state = SummaryState.FAILED if source != "model" and api_configured() else SummaryState.COMPLETED
+        self.store.update_session(session_id, archive_summary=text, archive_summary_state=state.value)
+        self.store.append_event(conversation, EventType.ARCHIVE_SUMMARY, {"summary": text, "source": source})
 
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
@@ -714,9 +734,10 @@ class ChatML:
         With ``force``, the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
         :meth:`gc` removes it. Returns that ref (or None when nothing needed keeping).
         """
-        rec = self.record(session_id)
+        rec = self.reconcile(self.record(session_id))  # a worktree moved by hand: look there
         ws = self.workspace(rec.workspace_id)
         repo = GitRepo(ws.path)
+        self.agents.quiesce(rec.id, force=force, action="delete")
         risks = self.at_risk(rec, repo)
         if risks and not force:
             raise WorkWouldBeLostError(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..errors import GitError
+from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import SessionRecord
+from ..storage.store import Store
 
 
 def fallback_summary(repo: GitRepo, rec: SessionRecord, status: str | None) -> str:
@@ -33,3 +35,27 @@ def fallback_summary(repo: GitRepo, rec: SessionRecord, status: str | None) -> s
         lines.append("The worktree was clean: nothing uncommitted.")
     lines.append("(Summary written without a model: commits and diffstat only.)")
     return "\n".join(lines)
+
+
+TRANSCRIPT_LIMIT = 400_000
+MESSAGE_LIMIT = 50_000
+
+
+def transcript_text(store: Store, session_id: str) -> str:
+    """The session's conversations as plain text for a summary model, newest kept when too long."""
+    parts: list[str] = []
+    for conv in store.conversations(session_id):
+        lines = [f"=== Conversation: {conv.title} ({conv.kind.value}) ==="]
+        for event in store.events([conv.id]):
+            if event.type is EventType.USER_MESSAGE:
+                lines.append(f"--- User ---\n{event.data['text'][:MESSAGE_LIMIT]}")
+            elif event.type is EventType.ASSISTANT_TEXT:
+                lines.append(f"--- Assistant ---\n{event.data['text'][:MESSAGE_LIMIT]}")
+            elif event.type is EventType.TOOL_START:
+                lines.append(f"[tool {event.data['tool']}]")
+        if len(lines) > 1:
+            parts.append("\n".join(lines))
+    text = "\n\n".join(parts)
+    if len(text) > TRANSCRIPT_LIMIT:
+        text = "[...earlier messages omitted...]\n" + text[-TRANSCRIPT_LIMIT:]
+    return text
