@@ -273,6 +273,16 @@ class GitRepo:
         """``git status --porcelain`` of a worktree (untracked files included)."""
         return self.run("status", "--porcelain", "--untracked-files=all", cwd=worktree)
 
+    def operation_in_progress(self, worktree: Path) -> str | None:
+        """``merge``, ``rebase``, ``cherry-pick`` or ``revert`` when one is under way in a worktree."""
+        gitdir = Path(self.run("rev-parse", "--absolute-git-dir", cwd=worktree).strip())
+        markers = (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"),
+                   ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"))  # fmt: skip
+        for marker, name in markers:
+            if (gitdir / marker).exists():
+                return name
+        return None
+
     def is_dirty(self, worktree: Path) -> bool:
         """True when the worktree has changes or untracked files."""
         return bool(self.status_porcelain(worktree).strip())
