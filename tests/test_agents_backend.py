@@ -16,6 +16,7 @@ import pytest
 from chatml_lab.agents.anthropic_backend import (
     DEFAULT_MODEL,
     INTERRUPTED,
+    TRUNCATED,
     AnthropicBackend,
     ScriptedBackend,
     repair_transcript,
@@ -381,3 +382,15 @@ def test_repair_transcript_fills_missing_results_first() -> None:
     assert messages[2]["content"][1]["content"] == INTERRUPTED
     assert repair_transcript([{"role": "user", "content": "hi"}]) == [{"role": "user", "content": "hi"}]
     assert repair_transcript([]) == []
+
+
+def test_a_tool_call_cut_by_max_tokens_is_answered(
+    harness: Callable[..., Harness], backends: list[AnthropicBackend], worktree: Path
+) -> None:
+    h = harness(PermissionMode.BYPASS)
+    cut = {"content": [WRITE_HELLO], "stop_reason": "max_tokens"}
+    backend = scripted(h, backends, {"turns": [cut]})
+    assert backend.run_turn("write").stop_reason == "max_tokens"
+    assert not (worktree / "hello.txt").exists()
+    assert h.ctx.state["messages"][-1]["content"][0]["content"] == TRUNCATED
+    assert_valid_transcript(h.ctx.state["messages"])

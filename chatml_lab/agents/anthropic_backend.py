@@ -38,6 +38,7 @@ from .tools import EDIT_TOOLS, EXEC_TOOLS, TOOL_DEFINITIONS, ToolOutcome, ToolRu
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS = 16_000
 INTERRUPTED = "Interrupted by the user before this tool ran."
+TRUNCATED = "Not run: the answer reached max_tokens, so this tool call may be incomplete."
 _USAGE_KEYS = pricing.USAGE_KEYS
 _CACHE = {"type": "ephemeral"}
 
@@ -55,8 +56,8 @@ def _tool_result(tool_use_id: str, text: str, is_error: bool) -> dict[str, Any]:
     return {"type": "tool_result", "tool_use_id": tool_use_id, "content": text, "is_error": is_error}
 
 
-def repair_transcript(messages: list[Message]) -> list[Message]:
-    """Answer every unanswered ``tool_use`` with an "interrupted" ``tool_result`` (in place).
+def repair_transcript(messages: list[Message], note: str = INTERRUPTED) -> list[Message]:
+    """Answer every unanswered ``tool_use`` with an error ``tool_result`` saying ``note`` (in place).
 
     A transcript saved mid-turn (crash, interrupt) may end with an assistant ``tool_use`` and no
     results, or with only some results; the API rejects both, so the next message would fail.
@@ -73,7 +74,7 @@ def repair_transcript(messages: list[Message]) -> list[Message]:
         results = {b.get("tool_use_id"): b for b in answer if b.get("type") == "tool_result"}
         if any(i not in results for i in asked):
             # tool_result blocks must come first in the user message; keep the model's order.
-            ordered = [results.get(i) or _tool_result(i, INTERRUPTED, True) for i in asked]
+            ordered = [results.get(i) or _tool_result(i, note, True) for i in asked]
             rest = [b for b in answer if b.get("type") != "tool_result" or b.get("tool_use_id") not in asked]
             messages[-1] = {"role": "user", "content": [*ordered, *rest]}
     return messages
@@ -239,7 +240,7 @@ class AnthropicBackend(Backend):
         else:
             stop_reason = "max_steps"
             self.ctx.emit(EventType.ERROR, {"message": f"stopped after {max_steps} model calls in one turn"})
-        self._save(repair_transcript(messages))
+        self._save(repair_transcript(messages, TRUNCATED if stop_reason == "max_tokens" else INTERRUPTED))
         duration_ms = int((time.monotonic() - started) * 1000)
         return TurnResult(usage, cost, duration_ms, stop_reason, model or self.model)
 

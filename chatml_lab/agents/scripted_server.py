@@ -12,8 +12,9 @@ Script format (JSON)::
       "turns": [
         [{"type": "text", "text": "..."},
          {"type": "tool_use", "name": "Write", "input": {"file_path": "a.txt", "content": "hi"}}],
-        {"content": [{"type": "text", "text": "Done."}],
-         "usage": {"input_tokens": 10, "output_tokens": 3}},           # a turn may carry usage
+        {"content": [{"type": "text", "text": "Done."}],                # a turn may carry usage
+         "usage": {"input_tokens": 10, "output_tokens": 3},            # and a stop_reason
+         "stop_reason": "end_turn"},
         {"error": {"status": 529, "type": "overloaded_error", "message": "busy"}}  # or fail
       ]
     }
@@ -101,7 +102,9 @@ def _pieces(text: str, count: int) -> list[str]:
 class _Reply:
     """One scripted answer, rendered as a JSON message or as SSE events."""
 
-    def __init__(self, items: list[dict[str, Any]], usage: dict[str, int], turn: int) -> None:
+    def __init__(
+        self, items: list[dict[str, Any]], usage: dict[str, int], turn: int, stop_reason: str | None = None
+    ) -> None:
         self.id = f"msg_scripted_{uuid.uuid4().hex[:16]}"
         self.blocks: list[dict[str, Any]] = []
         for index, item in enumerate(items):
@@ -122,7 +125,7 @@ class _Reply:
                     }
                 )
         has_tool = any(b["type"] == "tool_use" for b in self.blocks)
-        self.stop_reason = "tool_use" if has_tool else "end_turn"
+        self.stop_reason = stop_reason or ("tool_use" if has_tool else "end_turn")
         self.usage = usage
 
     def message(self) -> dict[str, Any]:
@@ -229,7 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         items = turn["content"]
         output = max(1, len(json.dumps(items)) // 4)
-        reply = _Reply(items, _usage(estimate, output, turn.get("usage")), turn_number)
+        reply = _Reply(
+            items, _usage(estimate, output, turn.get("usage")), turn_number, turn.get("stop_reason")
+        )
         if body.get("stream"):
             self._stream(reply)
         else:
