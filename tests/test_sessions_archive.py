@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -224,8 +225,6 @@ def test_forced_delete_of_an_archived_session_keeps_its_snapshot(cm: ChatML, pro
 
 
 def _show_bytes(repo: Path, spec: str) -> bytes:
-    import subprocess
-
     return subprocess.run(["git", "show", spec], cwd=repo, check=True, capture_output=True).stdout
 
 
@@ -291,3 +290,25 @@ def test_unarchive_refuses_when_the_work_conflicts_with_the_moved_branch(cm: Cha
     assert git(project, "rev-parse", ref).strip() == snapshot
     assert not session.worktree.exists()
     assert str(session.worktree) not in git(project, "worktree", "list")
+
+
+@pytest.mark.parametrize("resolved", [False, True], ids=["conflicted", "resolved-uncommitted"])
+def test_archive_refuses_during_a_merge(cm: ChatML, project: Path, resolved: bool) -> None:
+    """A merge in progress (MERGE_HEAD, maybe unmerged entries) cannot go into a snapshot: refuse."""
+    session = cm.new_session(project, name="merging")
+    wt = session.worktree
+    git(wt, "switch", "-q", "-c", "side")
+    commit_file(wt, "a.txt", "side\n")
+    git(wt, "switch", "-q", "chatml/merging")
+    commit_file(wt, "a.txt", "mine\n")
+    merge = subprocess.run(["git", "merge", "-q", "side"], cwd=wt, capture_output=True, text=True)
+    assert merge.returncode != 0
+    if resolved:
+        (wt / "a.txt").write_text("both\n")
+        git(wt, "add", "a.txt")
+    before = (file_map(wt), git_view(wt), repo_refs(project))
+
+    with pytest.raises(WorkWouldBeLostError, match="a merge is in progress in session 'merging'"):
+        cm.archive(session.id)
+    assert (file_map(wt), git_view(wt), repo_refs(project)) == before
+    assert not cm.record(session.id).archived

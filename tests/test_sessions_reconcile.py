@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatml_lab.core.manager import ChatML
+from chatml_lab.errors import WorkWouldBeLostError
 
 from .conftest import commit_file, git
 
@@ -202,3 +203,20 @@ def test_workspaces_dir_behind_a_symlink_is_not_mistaken_for_orphans(
     session.archive()
     session.unarchive()
     assert (session.worktree / "wip.txt").read_text() == "uncommitted\n"
+
+
+def test_delete_finds_a_moved_worktree_before_judging_it(cm: ChatML, repo: Path, tmp_path: Path) -> None:
+    """Delete right after a `git worktree move`, with nothing reconciled in between."""
+    session = cm.new_session(repo, name="moved-dirty")
+    (session.worktree / "dirty.txt").write_text("uncommitted\n")
+    new = tmp_path / "moved-dirty"
+    git(repo, "worktree", "move", str(session.worktree), str(new))
+
+    with pytest.raises(WorkWouldBeLostError, match="1 uncommitted file"):
+        session.delete()
+    assert (new / "dirty.txt").exists()
+    kept = session.delete(force=True)
+    assert kept is not None
+    assert git(repo, "show", f"{kept}:dirty.txt") == "uncommitted\n"
+    assert not new.exists()
+    assert git(repo, "branch", "--list", "chatml/moved-dirty").strip() == ""
