@@ -201,8 +201,11 @@ class AgentControl:
             for conv in self.store.conversations(session_id):
                 state = self.state(conv.id)
                 states.append(state)
-                queued = any(kind == "message" for _, kind, _ in self.store.pending_inbox(conv.id))
-                if state is AgentState.RUNNING or (queued and state not in (AgentState.CRASHED,)):
+                # An answered approval or a queued message is work the runner has not picked up yet.
+                queued = any(
+                    kind in ("message", "approval") for _, kind, _ in self.store.pending_inbox(conv.id)
+                )
+                if state is AgentState.RUNNING or (queued and self._served(conv.id)):
                     busy = True
             if not busy:
                 for wanted in (AgentState.WAITING, AgentState.CRASHED, AgentState.STOPPED):
@@ -241,6 +244,12 @@ class AgentControl:
             if found is not None and found.pid > 0 and lease.pid_is_runner(found.pid):
                 os.kill(found.pid, signal.SIGTERM)
         _reap()
+
+    def _served(self, conversation_id: str) -> bool:
+        """True when a live runner (or a claim starting one) holds the conversation."""
+        return lease.is_live(
+            lease.read_lease(self.store, conversation_id), self.manager.config.lease_stale_after
+        )
 
     def session_state(self, session_id: str) -> AgentState:
         """The task conversation's state (what the table shows)."""
