@@ -165,6 +165,13 @@ def run_checks(manager: ChatML) -> list[Check]:
     ]
 
 
+def cmd_doctor(cm: ChatML, args: object) -> int:
+    """``chatml doctor``: print the checks; exit 1 when a required one failed."""
+    checks = run_checks(cm)
+    print(format_checks(checks))
+    return 0 if all(c.ok or c.optional for c in checks) else 1
+
+
 def format_checks(checks: list[Check]) -> str:
     """``✓ git  2.39.5`` lines; a failed required check is marked ✗, a missing optional one ○."""
     width = max(len(c.name) for c in checks)

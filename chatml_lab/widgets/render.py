@@ -443,11 +443,12 @@ def render_text(events: Sequence[Event]) -> str:
             lines.append(f"you: {block.text}")
         elif block.kind == "assistant":
             lines.append(f"agent{' [scripted]' if block.scripted else ''}: {block.text}")
-        elif block.kind in ("tool", "approval"):
-            mark = {None: "…", True: "ok", False: "failed"}[
-                block.ok if block.kind == "tool" else block.approved
-            ]
-            lines.append(f"  [{block.kind} {mark}] {tool_summary(block.tool, block.input)}")
+        elif block.kind == "tool":
+            mark = {None: "…", True: "ok", False: "failed"}[block.ok]
+            lines.append(f"  [tool {mark}] {tool_summary(block.tool, block.input)}")
+        elif block.kind == "approval":
+            answer = {None: "pending", True: "approved", False: "denied"}[block.approved]
+            lines.append(f"  [approval {answer}] {tool_summary(block.tool, block.input)}")
         elif block.kind == "error":
             lines.append(f"error: {block.text}")
         elif block.kind == "result":
