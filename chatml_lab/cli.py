@@ -329,6 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--branch-prefix", dest="branch_prefix", help="branch prefix ('none' for no prefix)")
     se.set_defaults(func=cmd_settings)
 
+    from .demo import DemoAction
+    from .doctor import cmd_doctor
+
+    dm = sub.add_parser("demo", help="three scripted agents edit a sample repository in parallel (no key)")
+    dm.add_argument(
+        "out_dir", nargs="?", metavar="OUT_DIR", action=DemoAction, help="default: a new temp dir"
+    )
+    dr = sub.add_parser("doctor", help="what is installed and configured")
+    dr.set_defaults(func=cmd_doctor)
+
     from .agents.cli import add_agent_commands
 
     add_agent_commands(sub)

@@ -22,9 +22,11 @@ def test_styled_table_has_colours_badges_drift_and_pins(cm: ChatML, repo: Path) 
     calm.sync()
     frame = cm.table()
     styler = style_table(frame, caption="Sessions")
-    assert styler.data is not frame and list(frame.columns) == list(cm.table().columns), "input left unchanged"
+    assert styler.data is not frame and list(frame.columns) == list(cm.table().columns), (
+        "input left unchanged"
+    )
     html = styler.to_html()
-    fg, bg = badges.PRIORITY_COLORS["urgent"]
+    _fg, bg = badges.PRIORITY_COLORS["urgent"]
     assert f"background-color:{bg}" in html.replace(": ", ":")
     assert badges.STATUS_COLORS["done"][1] in html
     assert badges.PIN_MARK in html
