@@ -481,9 +481,9 @@ class ChatML:
                 f"no session named {name_or_id!r}: see `chatml list --all` for the names"
             )
         if len(found) > 1:
-            names = sorted(self._workspace_name(s.workspace_id) for s in found)
+            names = sorted(f"{self._workspace_name(s.workspace_id)} (id {s.id[:8]})" for s in found)
             raise AmbiguousSessionError(
-                f"{name_or_id!r} names sessions in workspaces {', '.join(names)}: pass the workspace"
+                f"{name_or_id!r} names sessions in workspaces {', '.join(names)}: pass the workspace or an id"
             )
         return self._handle(found[0].id)
 
