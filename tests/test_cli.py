@@ -276,3 +276,15 @@ def test_help_lists_every_session_subcommand(capsys: pytest.CaptureFixture[str])
     for command in ("workspace", "new", "list", "show", "set", "sync", "archive", "unarchive", "delete",
                     "gc", "du", "settings"):  # fmt: skip
         assert command in out
+
+
+def test_ambiguous_name_tells_the_ids_to_use(cli: Cli, repo: Path, origin: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(origin), str(other))
+    cli("new", "same", "--repo", str(repo))
+    cli("new", "same", "--repo", str(other))
+    message = cli.error("show", "same")
+    assert "names sessions in workspaces other (id " in message and "project (id " in message
+    first_id = message.split("(id ")[1].split(")")[0]
+    shown = cli("show", first_id)
+    assert "same" in shown and first_id in shown
