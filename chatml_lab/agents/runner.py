@@ -156,8 +156,8 @@ class Runner:
                 break
             time.sleep(POLL_INTERVAL)
         self.emit(EventType.APPROVAL_RESPONSE, {"id": request_id, "approved": approved, "reason": reason})
-        if not self.cancelled.is_set():
-            self.set_state(AgentState.RUNNING)
+        # Answered or not, the agent is no longer waiting: the turn goes on or winds down.
+        self.set_state(AgentState.RUNNING)
         return approved
 
     # -- main loop ------------------------------------------------------------------------------

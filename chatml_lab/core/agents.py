@@ -201,10 +201,9 @@ class AgentControl:
             for conv in self.store.conversations(session_id):
                 state = self.state(conv.id)
                 states.append(state)
-                # An answered approval or a queued message is work the runner has not picked up yet.
-                queued = any(
-                    kind in ("message", "approval") for _, kind, _ in self.store.pending_inbox(conv.id)
-                )
+                # Anything still in the inbox (a message, an answer, an interrupt) is work the
+                # runner has not picked up yet.
+                queued = bool(self.store.pending_inbox(conv.id))
                 if state is AgentState.RUNNING or (queued and self._served(conv.id)):
                     busy = True
             if not busy:
