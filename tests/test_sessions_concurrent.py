@@ -91,3 +91,36 @@ def test_cli_new_concurrently_on_an_unregistered_repository(cm: ChatML, repo: Pa
         assert "Traceback" not in result.stderr
     assert_consistent(cm, repo, 4)
     assert os.environ["CHATML_DATA_DIR"] == str(cm.data_dir)
+
+
+CREATE_ALTERNATING = """
+import sys
+from chatml_lab.core.manager import ChatML
+with ChatML() as cm:
+    for i in range(int(sys.argv[3])):
+        cm.new_session(sys.argv[1 + i % 2])
+"""
+
+
+def test_two_repositories_share_the_port_space(cm: ChatML, repo: Path, origin: Path, tmp_path: Path) -> None:
+    """Different repositories take different git locks; port blocks must still never collide."""
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(origin), str(other))
+    cm.add_workspace(repo)
+    cm.add_workspace(other)
+    script = tmp_path / "alternate.py"
+    script.write_text(CREATE_ALTERNATING)
+    results = run_together([[sys.executable, str(script), str(repo), str(other), "6"]] * 2, cwd=tmp_path)
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    records = cm.store.sessions(include_archived=True)
+    assert len(records) == 12
+    ports = sorted(r.port_base for r in records)
+    assert ports == [cm.config.port_start + i * cm.config.port_block for i in range(12)]
+    for path in (repo, other):
+        ws = cm.workspace(path)
+        mine = [r for r in records if r.workspace_id == ws.id]
+        assert len(mine) == 6
+        listed = git(path, "worktree", "list", "--porcelain")
+        assert all(f"worktree {r.worktree_path}\n" in listed for r in mine)
+        assert len(git(path, "for-each-ref", "refs/heads/chatml/").splitlines()) == 6
