@@ -17,7 +17,6 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..errors import ChatMLError
 from ..widgets.progress import NotebookProgress
-from . import args as a
 from .config import ChatML as ChatMLSettings
 
 if TYPE_CHECKING:
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from ..core.session import Session
     from ..widgets.chat import ChatPanel
     from ..widgets.dashboard import Dashboard
+    from . import args as a
 
 
 def _say(message: str) -> None:
@@ -43,7 +43,13 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
         self._manager_dir: str | None = None
         self._dashboard: Dashboard | None = None
         self._chats: dict[str, ChatPanel] = {}
-        self._handlers: dict[type, Callable[[Any], Any]] = {
+        self._handlers: dict[type, Callable[[Any], Any]] = {}
+
+    def _table(self) -> dict[type, Callable[[Any], Any]]:
+        # Built on first use: the parser module (19 dataclasses) stays out of `%load_ext`.
+        from . import args as a
+
+        return {
             a.New: self._new, a.List: self._list, a.Dashboard: self._dashboard_cmd, a.Chat: self._chat,
             a.Send: self._send, a.Set: self._set, a.Sync: self._sync, a.Archive: self._archive,
             a.Unarchive: self._unarchive, a.Delete: self._delete, a.Approve: self._approve, a.Deny: self._deny,
@@ -61,6 +67,8 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
         ``%chatml list`` shows the table; ``%chatml dashboard`` the live dashboard;
         ``%%chatml NAME`` sends the cell to NAME's agent (or to a new session without NAME).
         """
+        from . import args as a
+
         self.progress.begin()
         try:
             if cell is not None:
@@ -75,6 +83,8 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
 
     def run(self, command: a.Command) -> Any:
         """Execute a parsed command (what ``%chatml LINE`` does after parsing)."""
+        if not self._handlers:
+            self._handlers = self._table()
         return self._handlers[type(command)](command)
 
     # -- shared ---------------------------------------------------------------------------------
@@ -246,7 +256,9 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
         _say(f"report notebook {report.notebook}\nreport HTML     {report.html}")
 
     def _help(self, cmd: a.Help) -> None:
-        _say(a.usage(cmd.topic))
+        from .args import usage
+
+        _say(usage(cmd.topic))
 
     # -- the cell magic -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ same way (the demo uses it for the quickstart), keeping widget state in the exec
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,8 @@ def build_report(session: Session) -> Any:
         ),
         nbf.new_markdown_cell("## In the session table"),
         nbf.new_code_cell(
-            "table = cm.table(include_archived=True)\nstyle_table(table[table['id'] == rec.id])"
+            "table = cm.table(include_archived=True)\n"
+            "style_table(table[(table['name'] == rec.name) & (table['workspace'] == ws.name)])"
         ),
     ]
     notebook = nbf.new_notebook(cells=cells)
@@ -134,7 +136,8 @@ def execute(
     except CellExecutionError as exc:
         failed = target / source.name
         nbformat.write(node, failed)
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "a cell failed"
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # tracebacks arrive ANSI-coloured
+        first = text.splitlines()[-1] if text else "a cell failed"
         raise ChatMLError(f"{source.name} failed: {first} (partial output in {failed})") from None
     executed = target / source.name
     nbformat.write(node, executed)
