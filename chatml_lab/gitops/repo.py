@@ -82,6 +82,12 @@ class GitRepo:
         self.repo = repo
         self.root = Path(repo.working_tree_dir or path).resolve()
         self.common_dir = Path(repo.common_dir).resolve()
+        if Path(repo.git_dir).resolve() != self.common_dir:
+            # A linked worktree (a session's, say): the repository is its main checkout.
+            first = self.run("worktree", "list", "--porcelain").split("\n\n", 1)[0].splitlines()
+            main = Path(first[0].removeprefix("worktree "))
+            if "bare" not in first and main.is_dir():
+                self.repo, self.root = git.Repo(main), main.resolve()
         try:
             repo.git.rev_parse("--verify", "HEAD^{commit}")
         except git.GitCommandError:
