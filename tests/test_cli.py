@@ -288,3 +288,20 @@ def test_ambiguous_name_tells_the_ids_to_use(cli: Cli, repo: Path, origin: Path,
     first_id = message.split("(id ")[1].split(")")[0]
     shown = cli("show", first_id)
     assert "same" in shown and first_id in shown
+
+
+def test_new_from_inside_a_session_worktree(cli: Cli, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal in a session's worktree: `chatml new` belongs to the same repository, not a new one."""
+    cli("new", "first", "--repo", str(repo))
+    with manager() as cm:
+        first = cm.session("first").worktree
+        assert cm.workspace(first).name == "project"
+        assert cm.workspace(first / ".").path == repo.resolve()
+    (first / "deeper").mkdir()
+    monkeypatch.chdir(first / "deeper")
+    assert "on branch chatml/second" in cli("new", "second")
+    assert [line.split("\t")[0] for line in cli("workspace", "list").splitlines()] == ["project"]
+    with manager() as cm:
+        second = cm.session("second").record
+    assert second.base_ref == "origin/main"
+    assert second.worktree_path.parent == first.parent
