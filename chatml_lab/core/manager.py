@@ -78,7 +78,8 @@ class ChatML:
         config: Config | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        # Absolute: git runs in the repository, and a relative path would land inside it.
+        self.data_dir = (Path(data_dir).expanduser() if data_dir else default_data_dir()).absolute()
         self.config = config or Config()
         self.progress: Progress = progress or _quiet
         self.store = Store(self.data_dir / "state" / "chatml.db")
@@ -104,7 +105,7 @@ class ChatML:
         """Base directory of worktrees: ``$CHATML_WORKSPACES_DIR``, the setting, or ``<data>/workspaces``."""
         env = os.environ.get("CHATML_WORKSPACES_DIR")
         stored = self.store.setting("workspaces_dir")
-        return Path(env or stored or self.data_dir / "workspaces").expanduser()
+        return Path(env or stored or self.data_dir / "workspaces").expanduser().absolute()
 
     @property
     def branch_prefix(self) -> str:
