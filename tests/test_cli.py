@@ -305,3 +305,20 @@ def test_new_from_inside_a_session_worktree(cli: Cli, repo: Path, monkeypatch: p
         second = cm.session("second").record
     assert second.base_ref == "origin/main"
     assert second.worktree_path.parent == first.parent
+
+
+def test_relative_data_and_workspaces_dirs(repo: Path, tmp_path: Path) -> None:
+    """Relative CHATML_DATA_DIR / CHATML_WORKSPACES_DIR mean the caller's directory, never the repository."""
+    chatml = Path(sys.executable).parent / "chatml"
+    here = tmp_path / "here"
+    here.mkdir()
+    env = {**os.environ, "CHATML_DATA_DIR": "data", "CHATML_WORKSPACES_DIR": "trees"}
+    made = subprocess.run([str(chatml), "new", "rel", "--repo", str(repo)], capture_output=True, text=True,
+                          env=env, cwd=here, timeout=60)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert (here / "trees" / "project" / "rel" / "README.md").is_file()
+    assert (here / "data").is_dir()
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    shown = subprocess.run([str(chatml), "show", "rel"], capture_output=True, text=True, env=env, cwd=here)
+    assert f"worktree     {here / 'trees' / 'project' / 'rel'}" in shown.stdout
+    assert "health       ok" in shown.stdout
