@@ -77,6 +77,7 @@ class Runner:
         self.lost_lease = threading.Event()
         self.done = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.backend: Any = None
 
     # -- events and state -----------------------------------------------------------------------
 
@@ -169,9 +170,7 @@ class Runner:
         print(f"runner pid {os.getpid()} serving {self.conversation_id}", flush=True)
         self._start(self._heartbeat_loop, "heartbeat")
         self._start(self._control_loop, "control")
-        backend = None
         try:
-            backend = self._make_backend()
             idle_since = time.monotonic()
             while not self.finishing:
                 message = self._next_message()
@@ -180,7 +179,7 @@ class Runner:
                         break
                     time.sleep(POLL_INTERVAL)
                     continue
-                self._turn(backend, message)
+                self._turn(message)
                 idle_since = time.monotonic()
             if not self.lost_lease.is_set():
                 self.set_state(AgentState.STOPPED if self.stop_requested.is_set() else AgentState.IDLE)
@@ -191,8 +190,8 @@ class Runner:
             return 1
         finally:
             self.done.set()
-            if backend is not None:
-                backend.close()
+            if self.backend is not None:
+                self.backend.close()
             lease.release(self.store, self.conversation_id, self.token)
         return 0
 
@@ -212,7 +211,7 @@ class Runner:
                 self.store.consume_inbox(item_id)  # nothing to interrupt or answer between turns
         return None
 
-    def _turn(self, backend: Any, text: str) -> None:
+    def _turn(self, text: str) -> None:
         from ..core.autoname import auto_name
 
         self.cancelled.clear()
@@ -222,7 +221,11 @@ class Runner:
             auto_name(self.manager, conversation.session_id, text, self.emit)
         started = time.monotonic()
         try:
-            result = backend.run_turn(text)
+            if self.backend is None:
+                # Built on the first message, not at start-up: the user's message and the
+                # "running" state reach the log before the SDK import (~1 s) is paid.
+                self.backend = self._make_backend()
+            result = self.backend.run_turn(text)
         except ChatMLError as exc:
             self.emit(EventType.ERROR, {"message": redact(_one_line(exc))})
         except Exception as exc:  # a backend bug must not kill the conversation
