@@ -309,6 +309,7 @@ class ChatML:
         base_dir = self.workspaces_dir / ws.name
         # Probe the base dir, not <base>/<workspace>: a call that fails later must leave no directory.
         self._check_writable(self.workspaces_dir)
+        scripts.load_scripts(ws.path, "setup")  # a broken .chatml/config.json fails before anything is made
         warnings: list[str] = []
         if from_pr is not None:
             if not ws.remote:
