@@ -165,6 +165,18 @@ def _taken_by_directory(w: World) -> Callable[[], object]:
     return partial(w.cm.new_session, w.repo, name="blocker")
 
 
+def _broken_config(w: World) -> Callable[[], object]:
+    (w.repo / ".chatml").mkdir()
+    (w.repo / ".chatml" / "config.json").write_text('{"setup": [1, 2]}')
+    return partial(w.cm.new_session, w.repo, name="configured")
+
+
+def _unparsable_config(w: World) -> Callable[[], object]:
+    (w.repo / ".chatml").mkdir()
+    (w.repo / ".chatml" / "config.json").write_text("{not json")
+    return partial(w.cm.new_session, w.repo, name="configured")
+
+
 CASES = [
     Case("not-a-repository", lambda w: partial(w.cm.new_session, _plain_dir(w)), NotARepositoryError,
          r"is not a git repository"),
@@ -237,6 +249,8 @@ CASES = [
          r"is already the workspace 'project'"),
     Case("workspace-name-taken", lambda w: partial(w.cm.add_workspace, _second_clone(w), name="Project"),
          WorkspaceExistsError, r"already named 'project'"),
+    Case("setup-config-wrong-shape", _broken_config, ConfigError, r"setup must be a command or a list"),
+    Case("setup-config-not-json", _unparsable_config, ConfigError, r"config.json is not valid JSON"),
     Case("unknown-setting", lambda w: partial(w.cm.set_setting, "colour", "blue"), InvalidArgumentError,
          r"unknown setting 'colour'"),
     Case("unknown-workspace", lambda w: partial(w.cm.new_session, "no-such-workspace"),
