@@ -300,7 +300,8 @@ def test_send_runs_the_agent(ip: Any, repo: Path, tmp_path: Path, capsys: pytest
 
 
 def test_approve_and_deny(ip: Any, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    script = write_script(tmp_path / "s.json", WRITE_THEN_DONE)
+    second = [{"type": "tool_use", "name": "Write", "input": {"file_path": "more.md", "content": "x\n"}}]
+    script = write_script(tmp_path / "s.json", [*WRITE_THEN_DONE, second, [{"type": "text", "text": "Ok."}]])
     _, _, err = run(ip, "approve nobody", capsys)
     one_error(err, "no session named")
     run(ip, f"new asker --repo {repo} --agent scripted:{script} --prompt go", capsys)
@@ -312,7 +313,7 @@ def test_approve_and_deny(ip: Any, repo: Path, tmp_path: Path, capsys: pytest.Ca
     assert (session.worktree / "notes.md").exists()
     _, _, err = run(ip, "deny asker", capsys)
     one_error(err, "no pending approval")
-    run(ip, "send asker again", capsys)  # the script replays its turns: the Write asks again
+    run(ip, "send asker again", capsys)  # the script's second Write asks again
     wait_for(session.pending_approvals, timeout=60, what="a second approval request")
     _, out, _ = run(ip, "deny asker", capsys)
     assert "asker: denied request" in out
@@ -330,7 +331,8 @@ def test_stop_and_interrupt(ip: Any, repo: Path, tmp_path: Path, capsys: pytest.
     assert out.strip() == "halt: interrupt requested"
     _, out, _ = run(ip, "stop halt", capsys)
     assert out.strip() == "halt: stop requested"
-    assert session.wait(timeout=60) in ("idle", "stopped")
+    # wait() may return at once while the runner has not read the stop yet: poll the state.
+    wait_for(lambda: session.agent_state in ("idle", "stopped"), timeout=60, what="the agent to stop")
     _, _, err = run(ip, "stop ghost", capsys)
     one_error(err, "no session named")
 
