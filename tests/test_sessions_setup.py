@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from chatml_lab.core.manager import ChatML
+from chatml_lab.errors import ChatMLError
 from chatml_lab.events import EventType
 
 from .conftest import git
@@ -109,3 +112,29 @@ def test_worktreeinclude_copies_ignored_files_only(cm: ChatML, repo: Path) -> No
     assert not (wt / "notes.txt").exists()
     assert (wt / "tracked.txt").read_text() == "committed\n"
     assert git(wt, "status", "--porcelain") == ""
+
+
+def test_archive_scripts_run_before_the_worktree_goes(cm: ChatML, repo: Path, tmp_path: Path) -> None:
+    log = tmp_path / "archived.log"
+    write_config(repo, {"archive": [f"echo $CHATML_SESSION_NAME $CHATML_PORT $PWD >> {log}; echo stopped"]})
+    session = cm.new_session(repo, name="tidy")
+    worktree, port = session.worktree, session.port_base
+    session.archive()
+    assert log.read_text() == f"tidy {port} {worktree}\n"
+    outputs = [e.data for e in session.events() if e.type is EventType.SETUP_OUTPUT]
+    assert outputs[-1]["exit_code"] == 0 and "stopped" in outputs[-1]["output"]
+
+
+def test_failing_archive_script_stops_archive_unless_forced(cm: ChatML, repo: Path) -> None:
+    write_config(repo, {"archiveScripts": [{"name": "stop server", "command": "echo cannot stop; exit 2"}]})
+    session = cm.new_session(repo, name="stubborn")
+    (session.worktree / "wip.txt").write_text("wip\n")
+    with pytest.raises(ChatMLError, match="archive script 'stop server' exited 2") as info:
+        session.archive()
+    assert "\n" not in str(info.value)
+    assert not session.archived and (session.worktree / "wip.txt").exists()
+    assert git(repo, "for-each-ref", "refs/chatml/") == ""
+    session.archive(force=True)
+    assert session.archived and not session.worktree.exists()
+    session.unarchive()
+    assert (session.worktree / "wip.txt").read_text() == "wip\n"
