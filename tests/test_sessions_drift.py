@@ -14,6 +14,7 @@ import pytest
 
 from chatml_lab.config import Config
 from chatml_lab.core.manager import ChatML
+from chatml_lab.events import EventType
 
 from .conftest import commit_file, git
 
@@ -153,3 +154,14 @@ def test_main_checkout_on_detached_head(eager: ChatML, repo: Path, tmp_path: Pat
     session.sync()
     assert (session.ahead, session.behind) == (0, 0)
     assert checkout_state(repo) == before
+
+
+def test_offline_creation_uses_local_refs_and_says_so(eager: ChatML, repo: Path, origin: Path) -> None:
+    """The remote is unreachable: creation still works from the last fetched refs, with a notice."""
+    origin.rename(origin.with_name("unreachable.git"))
+    session = eager.new_session(repo, name="offline")
+    assert session.base_commit == git(repo, "rev-parse", "origin/main").strip()
+    notices = [e.data["message"] for e in session.events() if e.type is EventType.NOTICE]
+    assert any(message.startswith("fetch failed, using local refs") for message in notices)
+    commit_file(session.worktree, "w.txt", "w\n")
+    assert eager.sync(session.id).ahead == 1
