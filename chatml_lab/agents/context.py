@@ -16,17 +16,23 @@ from .backend import AgentContext, Ask, Backend, backend_class
 DEFAULT_ORDER = ("anthropic", "claude-code")
 
 
+def claude_code_logged_in() -> bool:
+    """True when Claude Code has credentials: a token in the environment or a credentials file."""
+    if os.environ.get("CLAUDE_CODE_OAUTH_TOKEN") or os.environ.get("ANTHROPIC_API_KEY"):
+        return True
+    config = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    return (config / ".credentials.json").is_file()
+
+
 def default_agent() -> str:
     """``anthropic`` with a key, else ``claude-code`` when installed and logged in, else an error."""
-    reasons = []
     for name in DEFAULT_ORDER:
         try:
             reason = backend_class(name).unavailable_reason()
         except AgentUnavailableError as exc:
             reason = str(exc)
-        if reason is None:
+        if reason is None and (name != "claude-code" or claude_code_logged_in()):
             return name
-        reasons.append(f"{name}: {reason}")
     raise AgentUnavailableError(
         "no agent is configured: set ANTHROPIC_API_KEY for `anthropic`, install `chatml-lab[claude-code]`"
         " and log in for `claude-code`, or use agent='scripted' for the offline demo agent"
