@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +89,6 @@ def test_cli_new_concurrently_on_an_unregistered_repository(cm: ChatML, repo: Pa
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
     assert_consistent(cm, repo, 4)
-    assert os.environ["CHATML_DATA_DIR"] == str(cm.data_dir)
 
 
 CREATE_ALTERNATING = """

@@ -83,7 +83,7 @@ def test_ahead_then_behind_and_main_checkout_untouched(
     assert (row["ahead"], row["behind"]) == (1, 1)
     assert checkout_state(repo) == before
     # The session's commit never reached the main checkout's branch.
-    assert git(repo, "rev-parse", "main").strip() == before["head"].strip()  # type: ignore[union-attr]
+    assert git(repo, "rev-parse", "main") == before["head"]
 
 
 def test_sync_fetch_is_throttled(cm: ChatML, repo: Path, origin: Path, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -181,7 +180,7 @@ def test_gc_skips_a_workspace_whose_repository_is_gone(cm: ChatML, repo: Path) -
     shutil.rmtree(repo)
     report = cm.gc(dry_run=True)
     assert any("skipped workspace project" in action for action in report.actions)
-    assert subprocess.run(["git", "--version"], capture_output=True).returncode == 0
+    assert report.empty  # nothing found, nothing to clean: the workspace was skipped, not crashed on
 
 
 def test_workspaces_dir_behind_a_symlink_is_not_mistaken_for_orphans(

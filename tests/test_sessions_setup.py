@@ -73,9 +73,9 @@ def test_failing_setup_script_is_recorded_and_reported(cm: ChatML, repo: Path) -
     assert any("setup-1" in message and "exited 3" in message for message in errors)
 
     frame = cm.table().set_index("name")
-    assert "setup script setup-1 failed" in frame.loc["broken", "health"]
+    assert "setup script setup-1 failed" in str(frame.loc["broken", "health"])
     # The report survives later reconciliation (a table refresh must not reset it to ok).
-    assert "setup script setup-1 failed" in cm.table().set_index("name").loc["broken", "health"]
+    assert "setup script setup-1 failed" in str(cm.table().set_index("name").loc["broken", "health"])
 
 
 def test_setup_script_from_uncommitted_config(cm: ChatML, repo: Path) -> None:
