@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -9,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from chatml_lab.agents import lease
+from chatml_lab.agents.scripted_server import ScriptedServer
 from chatml_lab.core.manager import ChatML
 from chatml_lab.events import EventType
 from chatml_lab.models import AgentState
@@ -274,3 +278,41 @@ def test_api_key_never_reaches_database_events_or_logs(agent_cm: ChatML, repo: P
     # The check is real: the tool did print the key, and the log holds the redacted form.
     outputs = [e.data["output"] for e in session.events() if e.type is EventType.TOOL_END]
     assert any("key=***" in out for out in outputs)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("claude_agent_sdk") is None, reason="claude-agent-sdk not installed"
+)
+def test_claude_code_through_the_runner_keeps_its_session_id(
+    agent_cm: ChatML, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    turns = [
+        [
+            {
+                "type": "tool_use",
+                "name": "Write",
+                "input": {"file_path": "cc.txt", "content": "from claude code\n"},
+            }
+        ],
+        [{"type": "text", "text": "written"}],
+        [{"type": "text", "text": "second turn"}],
+    ]
+    with ScriptedServer({"turns": turns}) as server:
+        for name, value in {
+            "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "sk-test-claude-code-0000",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CONFIG_DIR": str(tmp_path / "claude"),
+            "CLAUDE_CODE_MAX_RETRIES": "0",
+        }.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        session = agent_cm.new_session(repo, name="cc", agent="claude-code", permission_mode="accept_edits")
+        session.send("write cc.txt")
+        assert session.wait(timeout=120) == "idle"
+        assert (session.worktree / "cc.txt").read_text() == "from claude code\n"
+        conv = agent_cm.agents.conversation(session.id)
+        assert conv.agent_session_id
+        session.send("again")
+        assert session.wait(timeout=120) == "idle"
+    assert agent_cm.agents.conversation(session.id).agent_session_id == conv.agent_session_id
+    texts = [e.data["text"] for e in session.events() if e.type is EventType.ASSISTANT_TEXT]
+    assert texts[-1] == "second turn"
+    assert [e.type for e in session.events() if e.type is EventType.ERROR] == []

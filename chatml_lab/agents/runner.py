@@ -244,6 +244,9 @@ class Runner:
             )
             if conversation is not None:
                 self._add_cost(conversation.session_id, result.usage, result.cost_usd)
+                agent_session = self.backend.ctx.state.get("session_id")
+                if agent_session and agent_session != conversation.agent_session_id:
+                    self.store.update_conversation(self.conversation_id, agent_session_id=str(agent_session))
         if not self.finishing:
             self.set_state(AgentState.IDLE)
 
