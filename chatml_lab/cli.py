@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import ChatMLError
 
@@ -247,11 +247,16 @@ def cmd_settings(cm: Any, args: argparse.Namespace) -> int:
 # -- parser -----------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors read like every other error: one line, exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"chatml: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of ``chatml``."""
-    parser = argparse.ArgumentParser(
-        prog="chatml", description="Parallel coding agents in git worktree sessions."
-    )
+    parser = _Parser(prog="chatml", description="Parallel coding agents in git worktree sessions.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ws = sub.add_parser("workspace", help="add, list or remove repositories")
