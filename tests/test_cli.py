@@ -322,3 +322,26 @@ def test_relative_data_and_workspaces_dirs(repo: Path, tmp_path: Path) -> None:
     shown = subprocess.run([str(chatml), "show", "rel"], capture_output=True, text=True, env=env, cwd=here)
     assert f"worktree     {here / 'trees' / 'project' / 'rel'}" in shown.stdout
     assert "health       ok" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["new", "--from-pr", "seven"],
+            "argument --from-pr: invalid int value: 'seven' (see `chatml new --help`)",
+        ),
+        (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        (["set"], "the following arguments are required: name"),
+        (["set", "x", "--pin", "--unpin"], "argument --unpin: not allowed with argument --pin"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_usage_errors_are_one_line_too(
+    capsys: pytest.CaptureFixture[str], args: list[str], expected: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chatml: error: ") and expected in err, err
