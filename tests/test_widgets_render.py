@@ -67,7 +67,7 @@ def test_tool_calls_collapse_to_one_line_with_details() -> None:
     html = render.render_events(events)
     assert "<details" in html and "<summary" in html
     assert "Edit app.py (+2 \N{MINUS SIGN}1)" in html
-    assert "\N{HOURGLASS WITH FLOWING SAND}" in html  # running
+    assert "\N{HORIZONTAL ELLIPSIS}" in html  # running
     html = render.render_events([*events, ev(2, "tool_end", id="t1", ok=False, output="no match")])
     assert "\N{BALLOT X}" in html and "no match" in html
 

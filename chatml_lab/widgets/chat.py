@@ -82,13 +82,9 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self.input = widgets.Textarea(
             placeholder="Message the agent…", layout=widgets.Layout(width="100%", height="64px")
         )
-        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
-        self.interrupt_button = widgets.Button(
-            description="Interrupt", icon="pause", tooltip="stop this turn"
-        )
-        self.stop_button = widgets.Button(
-            description="Stop", icon="stop", button_style="danger", tooltip="stop the agent"
-        )
+        self.send_button = widgets.Button(description="Send", button_style="primary")
+        self.interrupt_button = widgets.Button(description="Interrupt", tooltip="stop this turn")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", tooltip="stop the agent")
         self.send_button.on_click(lambda _: self.send())
         self.interrupt_button.on_click(lambda _: self._act(self.session.interrupt, "interrupted"))
         self.stop_button.on_click(lambda _: self._act(self.session.stop, "stop requested"))
@@ -167,8 +163,8 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         for event in pending:
             request_id = str(event.data["id"])
             summary = render.tool_summary(str(event.data.get("tool")), dict(event.data.get("input") or {}))
-            approve = widgets.Button(description="Approve", button_style="success", icon="check")
-            deny = widgets.Button(description="Deny", button_style="danger", icon="times")
+            approve = widgets.Button(description="Approve", button_style="success")
+            deny = widgets.Button(description="Deny", button_style="danger")
             approve.on_click(lambda _, rid=request_id: self.approve(rid))
             deny.on_click(lambda _, rid=request_id: self.deny(rid))
             label = widgets.HTML(

@@ -110,7 +110,7 @@ class SessionRow:
         self._updating = False
         self.data: dict[str, Any] = {}
         self.pin = widgets.ToggleButton(
-            description="", icon="thumb-tack", tooltip="pin (pinned sessions sort first)",
+            description="\N{WHITE STAR}", tooltip="pin (pinned sessions sort first)",
             layout=widgets.Layout(width="30px", padding="0"),
         )  # fmt: skip
         self.name = _cell("")
@@ -126,11 +126,9 @@ class SessionRow:
         self.pr = _cell("")
         self.cost = _cell("")
         small = widgets.Layout(width="auto", padding="0 6px")
-        self.sync = widgets.Button(
-            description="Sync", icon="refresh", tooltip="fetch and count drift", layout=small
-        )
-        self.archive = widgets.Button(description="Archive", icon="archive", layout=small)
-        self.chat = widgets.Button(description="Chat", icon="comments", button_style="info", layout=small)
+        self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
+        self.archive = widgets.Button(description="Archive", layout=small)
+        self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
         self.actions = widgets.HBox([self.sync, self.archive, self.chat])
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
@@ -154,6 +152,8 @@ class SessionRow:
         try:
             self.pin.value = bool(row["pinned"])
             self.pin.button_style = "warning" if row["pinned"] else ""
+            # Plain Unicode rather than icon fonts: exported HTML has no Font Awesome.
+            self.pin.description = "\N{BLACK STAR}" if row["pinned"] else "\N{WHITE STAR}"
             health = (
                 ""
                 if row["health"] == "ok"
@@ -172,7 +172,6 @@ class SessionRow:
             self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
             archived = bool(row["archived"])
             self.archive.description = "Restore" if archived else "Archive"
-            self.archive.icon = "undo" if archived else "archive"
             self.sync.disabled = archived
             self.chat.disabled = False
             self.priority.disabled = self.status.disabled = False
@@ -223,7 +222,7 @@ class NewSessionForm(widgets.VBox):  # type: ignore[misc]
             placeholder="What should the agent do? (optional: starts the agent at once)", description="Prompt",
             layout=widgets.Layout(width="520px", height="60px"),
         )  # fmt: skip
-        self.create = widgets.Button(description="Create session", button_style="success", icon="plus")
+        self.create = widgets.Button(description="Create session", button_style="success")
         self.create.on_click(lambda _: on_create(self.values()))
         super().__init__(
             [widgets.HBox([self.name, self.priority]), self.repo, self.agent, self.prompt, self.create],
@@ -294,7 +293,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         )
         self.sort = widgets.Dropdown(options=list(SORTS), value="priority", description="Sort by")
         self.sync_all_button = widgets.Button(
-            description="Sync all", icon="refresh", tooltip="fetch and count drift for every session"
+            description="Sync all", tooltip="fetch and count drift for every session"
         )
         for control in (
             self.workspace_filter,

@@ -248,7 +248,7 @@ _BOX = (
     "margin:4px 0;padding:6px 10px;border-radius:6px;font-family:sans-serif;font-size:13px;line-height:1.45;"
 )
 _PRE = (
-    "margin:4px 0 0 0;padding:6px 8px;background:#f6f8fa;border-radius:4px;font-size:12px;"
+    "font-family:SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;margin:4px 0 0 0;padding:6px 8px;background:#f6f8fa;border-radius:4px;font-size:12px;"
     "overflow-x:auto;white-space:pre;max-height:360px;overflow-y:auto;color:#24292e"
 )
 _SCRIPTED = (
@@ -341,7 +341,7 @@ def _tool_details(block: Block) -> str:
 
 def _render_tool(block: Block) -> str:
     if block.ok is None:
-        icon, color = "\N{HOURGLASS WITH FLOWING SAND}", "#757575"
+        icon, color = "\N{HORIZONTAL ELLIPSIS}", "#757575"
     elif block.ok:
         icon, color = "\N{CHECK MARK}", "#2e7d32"
     else:
