@@ -8,8 +8,8 @@ local bare ``origin`` in a temp dir, then times, interleaved round by round:
   ``.worktreeinclude``, setup-script lookup);
 - ``cli``:  the ``chatml new`` command as a subprocess (adds interpreter start-up and imports).
 
-Each created worktree is removed again outside the timed region, so every round sees the same
-repository. Prints the median and the minimum of each and the ratios api/bare and cli/bare.
+Each created worktree is removed again outside the timed region (and the removal flushed to disk),
+so every round sees the same repository. Prints the median and the minimum of each and the ratios api/bare and cli/bare.
 
 Hermetic: HOME, CHATML_DATA_DIR, XDG dirs and git's global config all point into the temp dir.
 
@@ -79,6 +79,12 @@ def build_repository(root: Path, files: int) -> tuple[Path, Path]:
     return origin, repo
 
 
+def settle() -> None:
+    """Flush the removal of the last worktree to disk, so its write-back does not land in the next timing."""
+    os.sync()
+    time.sleep(0.05)
+
+
 def summary(name: str, times: list[float]) -> str:
     return f"{name:<5} median {statistics.median(times) * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms"
 
@@ -115,11 +121,13 @@ def main() -> int:
             bare.append(time.perf_counter() - start)
             git(repo, "worktree", "remove", "--force", str(path))
             git(repo, "branch", "-q", "-D", f"bench/bare-{i}")
+            settle()
 
             start = time.perf_counter()
             session = cm.new_session(ws, name=f"api-{i}")
             api.append(time.perf_counter() - start)
             session.delete(force=True)
+            settle()
 
             start = time.perf_counter()
             proc = subprocess.run(
@@ -130,6 +138,7 @@ def main() -> int:
                 print(proc.stderr, file=sys.stderr)
                 return 1
             cm.session(f"cli-{i}").delete(force=True)
+            settle()
         cm.gc(dry_run=False)
         cm.close()
 
