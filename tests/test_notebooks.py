@@ -27,7 +27,9 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 #: Text each executed notebook must show somewhere in its outputs.
 EXPECTED = {
+    # "creating worktree" is the progress line the manager's callback drew while %chatml new ran.
     "01-quickstart.ipynb": [
+        "creating worktree",
         "agent state: idle",
         "agent [scripted]:",
         "fizzbuzz: ahead 1, behind 0",
