@@ -334,13 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--branch-prefix", dest="branch_prefix", help="branch prefix ('none' for no prefix)")
     se.set_defaults(func=cmd_settings)
 
-    from .demo import DemoAction
+    from .demo import cmd_demo
     from .doctor import cmd_doctor
 
     dm = sub.add_parser("demo", help="three scripted agents edit a sample repository in parallel (no key)")
-    dm.add_argument(
-        "out_dir", nargs="?", metavar="OUT_DIR", action=DemoAction, help="default: a new temp dir"
-    )
+    dm.add_argument("out_dir", nargs="?", metavar="OUT_DIR", help="default: a new temp dir")
+    # The demo works in temp dirs of its own: it must not open (or create) the user's store.
+    dm.set_defaults(func=cmd_demo, needs_manager=False)
     dr = sub.add_parser("doctor", help="what is installed and configured")
     dr.set_defaults(func=cmd_doctor)
 
@@ -358,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "repo", None) is not None:
         args.repo = str(Path(args.repo).expanduser())
     try:
+        if not getattr(args, "needs_manager", True):
+            return int(args.func(None, args))
         cm = _manager()
         try:
             return int(args.func(cm, args))

@@ -404,21 +404,10 @@ def write_quickstart(path: Path) -> Path:
     return path
 
 
-class DemoAction(argparse.Action):
-    """``chatml demo [OUT_DIR]``: runs the demo while the command line is parsed, then exits.
-
-    The CLI opens the user's store before running a subcommand; the demo must not touch it (its
-    data dir is a temp dir), so it runs here, like argparse's own ``--version`` action.
-    """
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        parser.exit(main([str(values)] if values else []))
+def cmd_demo(_manager: Any, args: argparse.Namespace) -> int:
+    """``chatml demo [OUT_DIR]`` (needs no manager: the demo has a temp data dir of its own)."""
+    run_demo(Path(args.out_dir) if args.out_dir else None)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,11 +60,9 @@ def test_cli_demo_without_notebook_keeps_the_user_data_dir_untouched(
     real = demo.run_demo  # the notebook part is covered above; here the CLI path, faster
     monkeypatch.setattr(demo, "run_demo", lambda out=None: real(out, notebook=False))
     try:
-        with pytest.raises(SystemExit) as info:
-            cli.main(["demo", str(tmp_path / "cli-demo")])
+        assert cli.main(["demo", str(tmp_path / "cli-demo")]) == 0
     finally:
         _stop_runners(tmp_path / "cli-demo" / "data")
-    assert info.value.code == 0
     out = capsys.readouterr().out
     assert "SCRIPTED" in out and "ANTHROPIC_API_KEY" in out
     for name, *_ in TASKS:
