@@ -316,3 +316,34 @@ def test_claude_code_through_the_runner_keeps_its_session_id(
     texts = [e.data["text"] for e in session.events() if e.type is EventType.ASSISTANT_TEXT]
     assert texts[-1] == "second turn"
     assert [e.type for e in session.events() if e.type is EventType.ERROR] == []
+
+
+def test_unanswered_approval_is_denied_after_the_timeout(repo: Path, tmp_path: Path) -> None:
+    from chatml_lab.config import Config
+
+    from .agent_fixtures import kill_runners
+
+    cm = ChatML(data_dir=tmp_path / "data", config=Config(approval_timeout=1.0, runner_idle_timeout=2.0))
+    try:
+        script = write_script(
+            tmp_path / "timeout.json",
+            [
+                [{"type": "tool_use", "name": "Bash", "input": {"command": "touch ran.txt"}}],
+                [{"type": "text", "text": "gave up"}],
+            ],
+        )
+        session = cm.new_session(
+            repo, name="patient", agent=f"scripted:{script}", permission_mode="accept_edits"
+        )
+        session.send("run it")
+        wait_for(session.pending_approvals, what="an approval request")
+        assert session.wait(timeout=60) in ("waiting", "idle")
+        wait_for(lambda: session.agent_state == "idle", timeout=30, what="the denial after the timeout")
+        [response] = [e for e in session.events() if e.type is EventType.APPROVAL_RESPONSE]
+        assert response.data == {"id": response.data["id"], "approved": False, "reason": "timed out"}
+        assert not (session.worktree / "ran.txt").exists()
+        conv = cm.agents.conversation(session.id)
+        wait_for(lambda: lease.read_lease(cm.store, conv.id) is None, timeout=15, what="idle exit")
+    finally:
+        kill_runners(cm)
+        cm.close()
