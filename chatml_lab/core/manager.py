@@ -6,9 +6,7 @@ Git work goes through :mod:`chatml_lab.gitops`, rows through :mod:`chatml_lab.st
 
 from __future__ import annotations
 
-import filecmp
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -24,30 +22,27 @@ from ..errors import (
     InvalidNameError,
     NotARepositoryError,
     SessionArchivedError,
-    SessionError,
     SessionExistsError,
-    SessionNotArchivedError,
     SessionNotFoundError,
     WorkspaceExistsError,
     WorkspaceNotFoundError,
-    WorktreeMissingError,
     WorkWouldBeLostError,
 )
 from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import (
-    ConversationKind,
     GcReport,
     PermissionMode,
     Priority,
     SessionRecord,
-    SummaryState,
     TaskStatus,
     Workspace,
 )
 from ..storage.store import Store, new_id
 from . import naming, scripts
-from .summary import fallback_summary
+from .archiver import Archiver
+from .collector import Collector
+from .creator import Creator
 from .worktrees import disk_usage, read_head
 
 if TYPE_CHECKING:
@@ -57,8 +52,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-SNAPSHOT_NS = "refs/chatml/snapshots"
-MAX_NAME_ATTEMPTS = 12
 SETTING_KEYS = ("workspaces_dir", "branch_prefix")
 
 
@@ -86,6 +79,7 @@ class ChatML:
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
+        self.archiver = Archiver(self)
         self.agents.reconcile()
 
     def close(self) -> None:
@@ -131,7 +125,7 @@ class ChatML:
             value = str(path)
         if value is not None and key == "branch_prefix":
             value = "" if value.strip().lower() in ("", "none") else value.strip().strip("/")
-            if value and not _valid_ref_part(value):
+            if value and not naming.valid_prefix(value):
                 raise InvalidArgumentError(f"branch prefix {value!r} is not valid in a git branch name")
         self.store.set_setting(key, value)
 
@@ -280,183 +274,30 @@ class ChatML:
         branch or row behind. A prompt starts the agent at once. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
-        if agent is not None and agent.startswith("scripted:"):
-            agent, script = "scripted", agent.split(":", 1)[1]
-            agent_options = {**(agent_options or {}), "script": str(Path(script).expanduser().resolve())}
-        if agent is not None or prompt:
-            from ..agents.context import resolve_agent
-
-            agent = resolve_agent(agent)
-        ws = self._resolve_workspace(repo_or_workspace)
-        repo = GitRepo(ws.path)
-        prio = Priority.parse(priority) if priority is not None else Priority.NONE
-        mode = (
-            PermissionMode.parse(permission_mode) if permission_mode is not None else PermissionMode.DEFAULT
-        )
-        if from_pr is not None and base is not None:
-            raise InvalidArgumentError("give either --from-pr or --base, not both")
-        wanted = naming.slugify(name) if name is not None else None
-        if wanted is None and from_pr is not None:
-            wanted = f"pr-{from_pr}"
-        prefix = self._prefix(ws)
-        if prefix and not _valid_ref_part(prefix):  # stored by hand or by an older version
-            raise ConfigError(
-                f"branch prefix {prefix!r} is not valid in a git branch name:"
-                " change it with `chatml settings --branch-prefix`"
-            )
-        if wanted is not None and not repo.valid_branch_name(_join(prefix, wanted)):
-            raise InvalidNameError(f"git refuses {_join(prefix, wanted)!r} as a branch name: choose another")
-        base_dir = self.workspaces_dir / ws.name
-        # Probe the base dir, not <base>/<workspace>: a call that fails later must leave no directory.
-        self._check_writable(self.workspaces_dir)
-        scripts.load_scripts(ws.path, "setup")  # a broken .chatml/config.json fails before anything is made
-        warnings: list[str] = []
-        if from_pr is not None:
-            if not ws.remote:
-                raise InvalidArgumentError(f"workspace {ws.name!r} has no remote to fetch pull requests from")
-            if from_pr <= 0:
-                raise InvalidArgumentError(f"pull request number must be positive, not {from_pr}")
-            self.progress(f"fetching pull request #{from_pr}")
-            start = repo.fetch_pull_request(ws.remote, from_pr, self.config.fetch_timeout)
-            base_ref = f"pull/{from_pr}/head"
-        else:
-            fetch_error = self._fetch(repo, ws)
-            if fetch_error:
-                warnings.append(f"fetch failed, using local refs ({fetch_error})")
-            base_ref = base or self._upstream(repo, ws)
-            start = repo.require(base_ref)
-        self.progress("creating worktree")
-        with repo.lock():
-            rec = self._create_locked(
-                repo, ws, base_dir, prefix, wanted, base_ref, start, prio, mode, agent, model, from_pr,
-                agent_options or {},
-            )  # fmt: skip
-        try:
-            task = self._task_conversation(rec.id)
-            for warning in warnings:
-                self.store.append_event(task, EventType.NOTICE, {"message": warning})
-            self._copy_included(repo, ws.path, rec.worktree_path)
-        except BaseException:
-            self._rollback_create(repo, rec)
-            raise
-        self._run_setup(repo, ws, rec, task)
-        session = self._handle(rec.id)
-        if prompt:
-            session.send(prompt)
-        return session
-
-    def _create_locked(
-        self,
-        repo: GitRepo,
-        ws: Workspace,
-        base_dir: Path,
-        prefix: str,
-        wanted: str | None,
-        base_ref: str,
-        start: str,
-        prio: Priority,
-        mode: PermissionMode,
-        agent: str | None,
-        model: str | None,
-        from_pr: int | None,
-        agent_options: dict[str, Any],
-    ) -> SessionRecord:
-        taken = {s.name for s in self.store.sessions(include_archived=True, workspace_id=ws.id)}
-        for attempt in range(MAX_NAME_ATTEMPTS):
-            name = wanted or naming.generated_name(attempt)
-            branch = _join(prefix, name)
-            path = base_dir / name
-            clash = name in taken or repo.branch_exists(branch) or path.exists()
-            if clash and wanted:
-                raise SessionExistsError(
-                    f"session name {name!r} is taken in workspace {ws.name!r}"
-                    f" (session, branch {branch!r} or directory {path}): choose another name"
-                )
-            if not clash:
-                break
-        else:
-            raise SessionExistsError(f"no free generated name after {MAX_NAME_ATTEMPTS} tries: give a name")
-        repo.add_worktree(path, branch, start)
-        now = time.time()
-        rec = SessionRecord(
-            id=new_id(), workspace_id=ws.id, name=name, branch=branch, worktree_path=path,
-            base_ref=base_ref, base_commit=start, created_at=now, updated_at=now, priority=prio,
-            agent_backend=agent, model=model, permission_mode=mode, pr_number=from_pr,
-            auto_named=wanted is not None, agent_options=agent_options,
+        return Creator(self).create(
+            repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority, from_pr=from_pr,
+            agent=agent, model=model, permission_mode=permission_mode, agent_options=agent_options,
         )  # fmt: skip
-        try:
-            with self.store.transaction() as conn:
-                port = self.store.free_port_base(conn, self.config.port_start, self.config.port_block)
-                rec = _replace(rec, port_base=port)
-                self.store.insert_session(conn, rec)
-                self.store.insert_conversation(conn, rec.id, ConversationKind.TASK, "Task")
-        except BaseException:
-            self._undo_git(repo, path, branch)
-            raise
-        return rec
 
-    def _undo_git(self, repo: GitRepo, path: Path, branch: str) -> None:
-        with repo.lock():
-            try:
-                repo.remove_worktree(path)
-            finally:
-                if repo.branch_exists(branch):
-                    repo.delete_branch(branch)
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-
-    def _rollback_create(self, repo: GitRepo, rec: SessionRecord) -> None:
-        self.store.delete_session(rec.id)
-        self._undo_git(repo, rec.worktree_path, rec.branch)
-
-    def _copy_included(self, repo: GitRepo, source: Path, worktree: Path) -> list[str]:
-        copied = repo.included_ignored_files(source)
-        for rel in copied:
-            target = worktree / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / rel, target, follow_symlinks=False)
-        return copied
-
-    def _included_work(self, repo: GitRepo, root: Path, worktree: Path) -> list[str]:
-        """Ignored files of a worktree that a snapshot must keep: named by the worktree's or the main
-        checkout's ``.worktreeinclude`` and not an identical copy of the main checkout's file."""
-        names = set(repo.included_ignored_files(worktree))
-        names.update(repo.included_ignored_files(worktree, root / ".worktreeinclude"))
-        return sorted(name for name in names if not _same_file(worktree / name, root / name))
-
-    def _run_setup(self, repo: GitRepo, ws: Workspace, rec: SessionRecord, conversation: str) -> None:
-        """Run setup scripts; a failing script is recorded (the session is kept to inspect it)."""
-        found = scripts.load_scripts(ws.path, "setup")
+    def run_scripts(
+        self, kind: str, rec: SessionRecord, ws: Workspace, conversation: str, stop_at_failure: bool = True
+    ) -> scripts.ScriptResult | None:
+        """Run the repository's ``setup``/``archive`` scripts in the worktree, each recorded as a
+        ``setup_output`` event; return the first that failed (None when all passed)."""
         env = scripts.script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
-        for script in found:
-            self.progress(f"running setup script {script.name}")
+        failed = None
+        for script in scripts.load_scripts(ws.path, kind):
+            self.progress(f"running {kind} script {script.name}")
             result = scripts.run_script(script, rec.worktree_path, env, self.config.script_timeout)
-            self.store.append_event(
-                conversation,
-                EventType.SETUP_OUTPUT,
-                {
-                    "script": script.name,
-                    "command": script.command,
-                    "output": result.output,
-                    "exit_code": result.exit_code,
-                },
-            )
+            self.store.append_event(conversation, EventType.SETUP_OUTPUT, {
+                "script": script.name, "command": script.command, "output": result.output,
+                "exit_code": result.exit_code,
+            })  # fmt: skip
             if not result.ok:
-                self.store.append_event(
-                    conversation,
-                    EventType.ERROR,
-                    {
-                        "message": f"setup script {script.name!r} exited {result.exit_code}; later scripts skipped"
-                    },
-                )
-                self.store.update_session(rec.id, health=f"setup script {script.name} failed")
-                break
-
-    def _task_conversation(self, session_id: str) -> str:
-        for conv in self.store.conversations(session_id):
-            if conv.kind is ConversationKind.TASK:
-                return conv.id
-        return self.store.add_conversation(session_id, ConversationKind.TASK, "Task")
+                failed = failed or result
+                if stop_at_failure:
+                    break
+        return failed
 
     # -- sessions: find -------------------------------------------------------------------------
 
@@ -529,7 +370,7 @@ class ChatML:
             self.store.update_session(rec.id, health=health, updated_at=rec.updated_at, **updates)
             if health != "ok":
                 self.store.append_event(
-                    self._task_conversation(rec.id), EventType.NOTICE, {"message": health}
+                    self.agents.conversation(rec.id).id, EventType.NOTICE, {"message": health}
                 )
             return self.record(rec.id)
         return rec
@@ -549,7 +390,7 @@ class ChatML:
 
     # -- sessions: operations (the Session handle delegates here) -------------------------------
 
-    def _live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
+    def live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
         rec = self.reconcile(self.record(session_id))
         if rec.archived:
             raise SessionArchivedError(
@@ -603,7 +444,7 @@ class ChatML:
 
     def sync(self, session_id: str, fetch: bool = True) -> SessionRecord:
         """Fetch (throttled) and store ahead/behind against ``origin/<default>``."""
-        rec, ws, repo = self._live(session_id, "sync it")
+        rec, ws, repo = self.live(session_id, "sync it")
         if fetch:
             self._fetch(repo, ws, force=False)
         upstream = self._upstream(repo, ws)
@@ -624,152 +465,23 @@ class ChatML:
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
-        rec, ws, repo = self._live(session_id, "archive it again")
-        self.agents.quiesce(rec.id, force=force, action="archive")
-        task = self._task_conversation(rec.id)
-        snapshot_ref = None
-        if read_head(rec.worktree_path) is not None:
-            busy = repo.operation_in_progress(rec.worktree_path)
-            if busy:  # a snapshot cannot hold it: unmerged entries, MERGE_HEAD, rebase state
-                raise WorkWouldBeLostError(
-                    f"a {busy} is in progress in session {rec.name!r}: finish or abort it, then archive"
-                )
-            for script in scripts.load_scripts(ws.path, "archive"):
-                env = scripts.script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
-                result = scripts.run_script(script, rec.worktree_path, env, self.config.script_timeout)
-                self.store.append_event(task, EventType.SETUP_OUTPUT, {
-                    "script": script.name, "command": script.command, "output": result.output,
-                    "exit_code": result.exit_code,
-                })  # fmt: skip
-                if not result.ok and not force:
-                    raise SessionError(
-                        f"archive script {script.name!r} exited {result.exit_code}: fix it or archive with force"
-                    )
-            summary = fallback_summary(repo, rec, repo.status_porcelain(rec.worktree_path))
-            with repo.lock():
-                extra = self._included_work(repo, ws.path, rec.worktree_path)
-                snapshot = repo.snapshot(rec.worktree_path, extra)
-                if snapshot:
-                    snapshot_ref = f"{SNAPSHOT_NS}/{rec.id}/archive"
-                    repo.update_ref(snapshot_ref, snapshot)
-                repo.remove_worktree(rec.worktree_path)
-        else:
-            summary = fallback_summary(repo, rec, None)
-        self.store.update_session(
-            rec.id, archived=1, snapshot_ref=snapshot_ref, archive_summary=summary,
-            archive_summary_state=SummaryState.GENERATING.value, ahead=None, behind=None, health="ok",
-        )  # fmt: skip
-        self._write_summary(rec.id, summary, task)
-        return self.record(rec.id)
-
-    def _write_summary(self, session_id: str, facts: str, conversation: str) -> None:
-        """The archive summary: a model's when a key is configured, else the facts from git."""
-        from ..agents.helpers import api_configured, summarize_session
-        from .summary import transcript_text
-
-        self.progress("writing the archive summary")
-        text, source = summarize_session(transcript_text(self.store, session_id), facts)
-        state = SummaryState.FAILED if source != "model" and api_configured() else SummaryState.COMPLETED
-        self.store.update_session(session_id, archive_summary=text, archive_summary_state=state.value)
-        self.store.append_event(conversation, EventType.ARCHIVE_SUMMARY, {"summary": text, "source": source})
+        return self.archiver.archive(session_id, force=force)
 
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
-        rec = self.record(session_id)
-        if not rec.archived:
-            raise SessionNotArchivedError(f"session {rec.name!r} is not archived")
-        ws = self.workspace(rec.workspace_id)
-        repo = GitRepo(ws.path)
-        path = rec.worktree_path
-        if path.exists() and any(path.iterdir()):
-            raise WorktreeMissingError(
-                f"{path} is in the way (not empty): move it aside, then unarchive {rec.name!r} again"
-            )
-        snapshot = repo.resolve(rec.snapshot_ref) if rec.snapshot_ref else None
-        with repo.lock():
-            if path.exists():
-                path.rmdir()
-            # A worktree deleted by hand is still registered until pruned; `worktree add` refuses it.
-            repo.run("worktree", "prune")
-            if repo.branch_exists(rec.branch):
-                repo.attach_worktree(path, rec.branch)
-            elif snapshot:
-                repo.add_worktree(path, rec.branch, f"{snapshot}^1")
-            else:
-                raise GitError(
-                    f"branch {rec.branch!r} of session {rec.name!r} is gone and no snapshot holds it"
-                )
-            try:
-                self._copy_included(repo, ws.path, path)
-                if snapshot and rec.snapshot_ref:
-                    repo.restore(path, snapshot)
-                    repo.update_ref(f"{SNAPSHOT_NS}/{rec.id}/restored-{int(time.time())}", snapshot)
-                    repo.delete_ref(rec.snapshot_ref)
-            except BaseException:
-                repo.remove_worktree(path)
-                raise
-        self.store.update_session(rec.id, archived=0, snapshot_ref=None, health="ok")
-        return self.reconcile(self.record(rec.id))
+        return self.archiver.unarchive(session_id)
 
     def at_risk(self, rec: SessionRecord, repo: GitRepo) -> list[str]:
         """What deleting the session would lose: uncommitted files, unique commits, a snapshot."""
-        risks: list[str] = []
-        if not rec.archived and read_head(rec.worktree_path) is not None:
-            changed = len(repo.status_porcelain(rec.worktree_path).splitlines())
-            if changed:
-                risks.append(f"{changed} uncommitted file(s)")
-            ws = self.store.workspace(rec.workspace_id)
-            included = self._included_work(repo, ws.path, rec.worktree_path) if ws else []
-            if included:
-                risks.append(f"{len(included)} changed file(s) named in .worktreeinclude")
-        if repo.branch_exists(rec.branch):
-            unique = repo.unique_commits(rec.branch)
-            if unique:
-                risks.append(f"{unique} commit(s) on no other branch or remote")
-        if rec.snapshot_ref and repo.resolve(rec.snapshot_ref):
-            risks.append("archived uncommitted work")
-        return risks
+        return self.archiver.at_risk(rec, repo)
 
     def delete(self, session_id: str, force: bool = False) -> str | None:
         """Delete worktree, branch and record; refuse when work would be lost unless ``force``.
 
-        With ``force``, the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
+        With ``force`` the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
         :meth:`gc` removes it. Returns that ref (or None when nothing needed keeping).
         """
-        rec = self.reconcile(self.record(session_id))  # a worktree moved by hand: look there
-        ws = self.workspace(rec.workspace_id)
-        repo = GitRepo(ws.path)
-        self.agents.quiesce(rec.id, force=force, action="delete")
-        risks = self.at_risk(rec, repo)
-        if risks and not force:
-            raise WorkWouldBeLostError(
-                f"deleting {rec.name!r} would lose {', '.join(risks)}: archive it, push the branch,"
-                " or delete with force (keeps a snapshot ref until gc)"
-            )
-        kept: str | None = None
-        with repo.lock():
-            if risks:
-                kept = f"{SNAPSHOT_NS}/{rec.id}/deleted"
-                tip: str | None = None
-                if not rec.archived and read_head(rec.worktree_path) is not None:
-                    extra = self._included_work(repo, ws.path, rec.worktree_path)
-                    tip = repo.snapshot(rec.worktree_path, extra)
-                if tip is None and rec.snapshot_ref:
-                    tip = repo.resolve(rec.snapshot_ref)
-                if tip is None:
-                    tip = repo.resolve(f"refs/heads/{rec.branch}")
-                if tip is None:
-                    kept = None
-                else:
-                    repo.update_ref(kept, tip)
-            if not rec.archived:
-                repo.remove_worktree(rec.worktree_path)
-            if rec.snapshot_ref and repo.resolve(rec.snapshot_ref):
-                repo.delete_ref(rec.snapshot_ref)
-            if repo.branch_exists(rec.branch):
-                repo.delete_branch(rec.branch)
-        self.store.delete_session(rec.id)
-        return kept
+        return self.archiver.delete(session_id, force=force)
 
     def disk_usage(self, session_id: str) -> int:
         """Bytes the session's worktree takes on disk (0 when archived)."""
@@ -779,67 +491,7 @@ class ChatML:
 
     def gc(self, dry_run: bool = True) -> GcReport:
         """Find orphan worktrees, missing worktrees and stale snapshot refs; clean them unless dry."""
-        report = GcReport(dry_run=dry_run)
-        known_ids = {s.id for s in self.store.sessions(include_archived=True)}
-        for ws in self.workspaces():
-            try:
-                repo = GitRepo(ws.path)
-            except GitError as exc:
-                report.actions.append(f"skipped workspace {ws.name}: {exc}")
-                continue
-            records = self.store.sessions(include_archived=True, workspace_id=ws.id)
-            # git records real paths; a record may name the same place through a symlink.
-            paths = {rec.worktree_path.resolve() for rec in records}
-            base = self.workspaces_dir / ws.name
-            for entry in repo.worktrees()[1:]:
-                if entry.path.resolve() in paths:
-                    continue
-                if entry.prunable or not entry.path.exists():
-                    report.half_made.append(str(entry.path))
-                    if not dry_run:
-                        repo.run("worktree", "prune")
-                        report.actions.append(f"pruned git's record of {entry.path}")
-                    continue
-                if _is_under(entry.path, base):
-                    report.orphan_worktrees.append(entry.path)
-                    if not dry_run:
-                        report.actions.append(self._collect_orphan(repo, entry.path))
-            for rec in records:
-                if rec.archived:
-                    continue
-                rec = self.reconcile(rec)
-                if read_head(rec.worktree_path) is None:
-                    report.missing_worktrees.append(rec.name)
-                    if not dry_run:
-                        with repo.lock():
-                            repo.run("worktree", "prune")
-                        self.store.update_session(
-                            rec.id, archived=1, health="ok", archive_summary_state=SummaryState.COMPLETED.value,
-                            archive_summary="Worktree was deleted by hand; the branch is kept. Unarchive to recreate it.",
-                        )  # fmt: skip
-                        report.actions.append(
-                            f"archived {rec.name} (worktree gone, branch {rec.branch} kept)"
-                        )
-            for ref in repo.refs(SNAPSHOT_NS):
-                parts = ref.removeprefix(SNAPSHOT_NS + "/").split("/")
-                stale = parts[0] not in known_ids or parts[-1].startswith("restored-")
-                if stale:
-                    report.stale_snapshot_refs.append(ref)
-                    if not dry_run:
-                        repo.delete_ref(ref)
-                        report.actions.append(f"deleted {ref}")
-        return report
-
-    def _collect_orphan(self, repo: GitRepo, path: Path) -> str:
-        with repo.lock():
-            snapshot = repo.snapshot(path)
-            note = ""
-            if snapshot:
-                ref = f"refs/chatml/orphans/{path.name}-{int(time.time())}"
-                repo.update_ref(ref, snapshot)
-                note = f", its changes kept in {ref}"
-            repo.remove_worktree(path)
-        return f"removed orphan worktree {path}{note} (its branch is kept)"
+        return Collector(self).gc(dry_run=dry_run)
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -869,40 +521,3 @@ class ChatML:
     def agent_state(self, session_id: str) -> str:
         """The task conversation's agent state (``crashed`` when its runner died)."""
         return self.agents.session_state(session_id).value
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}/{name}" if prefix else name
-
-
-def _valid_ref_part(text: str) -> bool:
-    """True when ``text`` can start a branch name (git check-ref-format's rules for our alphabet)."""
-    import re
-
-    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", text) or ".." in text or text.startswith("-"):
-        return False
-    return not any(part.startswith(".") or part.endswith(".lock") for part in text.split("/"))
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """True when ``b`` is a byte-identical copy of ``a`` (symlinks compared by target)."""
-    try:
-        if a.is_symlink() or b.is_symlink():
-            return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
-        return b.is_file() and filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return False
-
-
-def _is_under(path: Path, base: Path) -> bool:
-    try:
-        path.resolve().relative_to(base.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def _replace(rec: SessionRecord, **changes: Any) -> SessionRecord:
-    from dataclasses import replace
-
-    return replace(rec, **changes)

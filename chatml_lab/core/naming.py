@@ -62,3 +62,10 @@ def name_from_text(text: str, words: int = 5, limit: int = 40) -> str | None:
     kept = [w for w in re.sub(r"[^a-z0-9]+", " ", folded).split() if w not in _STOP_WORDS]
     slug = "-".join(kept[:words])[:limit].strip("-")
     return slug if len(slug) >= 3 else None
+
+
+def valid_prefix(text: str) -> bool:
+    """True when ``text`` can start a branch name (git check-ref-format's rules for our alphabet)."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", text) or ".." in text or text.startswith("-"):
+        return False
+    return not any(part.startswith(".") or part.endswith(".lock") for part in text.split("/"))

@@ -1,10 +1,15 @@
-"""Reading a worktree's state straight from its files: cheap enough to do on every table refresh."""
+"""A worktree's state read straight from its files (cheap enough for every table refresh), and the
+ignored files ``.worktreeinclude`` carries into it."""
 
 from __future__ import annotations
 
+import filecmp
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..gitops.repo import GitRepo
 
 
 @dataclass(frozen=True)
@@ -49,3 +54,31 @@ def disk_usage(path: Path) -> int:
                 continue
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
     return total
+
+
+def copy_included(repo: GitRepo, source: Path, worktree: Path) -> list[str]:
+    """Copy the ignored files ``.worktreeinclude`` names from ``source`` into ``worktree``."""
+    copied = repo.included_ignored_files(source)
+    for rel in copied:
+        target = worktree / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / rel, target, follow_symlinks=False)
+    return copied
+
+
+def included_work(repo: GitRepo, root: Path, worktree: Path) -> list[str]:
+    """Ignored files of a worktree that a snapshot must keep: named by the worktree's or the main
+    checkout's ``.worktreeinclude`` and not an identical copy of the main checkout's file."""
+    names = set(repo.included_ignored_files(worktree))
+    names.update(repo.included_ignored_files(worktree, root / ".worktreeinclude"))
+    return sorted(name for name in names if not _same_file(worktree / name, root / name))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when ``b`` is a byte-identical copy of ``a`` (symlinks compared by target)."""
+    try:
+        if a.is_symlink() or b.is_symlink():
+            return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+        return b.is_file() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
