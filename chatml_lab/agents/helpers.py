@@ -63,12 +63,12 @@ def _clean_title(raw: str) -> str:
     return _shorten(line, TITLE_LIMIT)
 
 
-def _ask(model: str, system: str, prompt: str, max_tokens: int) -> str | None:
+def _ask(model: str, system: str, prompt: str, max_tokens: int, timeout: float) -> str | None:
     """The model's text answer, or None on any failure (logged, never raised)."""
     try:
         import anthropic  # imported late: ~0.7 s that callers without a key never pay
 
-        with anthropic.Anthropic(max_retries=1, timeout=30.0) as client:
+        with anthropic.Anthropic(max_retries=1, timeout=timeout) as client:
             reply = client.messages.create(
                 model=model,
                 max_tokens=max_tokens,
@@ -84,7 +84,8 @@ def _ask(model: str, system: str, prompt: str, max_tokens: int) -> str | None:
 def suggest_title(message: str, model: str = TITLE_MODEL) -> tuple[str, str]:
     """A short imperative title for a session from its first message: ``(title, source)``."""
     if api_configured():
-        answer = _ask(model, TITLE_SYSTEM, message[:4_000], max_tokens=60)
+        # The title is asked before the first turn starts: keep the wait short (ChatML allows 15 s).
+        answer = _ask(model, TITLE_SYSTEM, message[:4_000], max_tokens=60, timeout=7.0)
         title = _clean_title(answer) if answer else ""
         if title:
             return title, "model"
@@ -95,7 +96,7 @@ def summarize_session(transcript: str, facts: str, model: str = SUMMARY_MODEL) -
     """A summary of a session for its archive: ``(summary, source)``; the fallback is ``facts``."""
     if api_configured():
         prompt = f"Facts from git:\n{facts}\n\nConversation (most recent part):\n{transcript[-_INPUT_LIMIT:]}"
-        answer = _ask(model, SUMMARY_SYSTEM, prompt, max_tokens=1_000)
+        answer = _ask(model, SUMMARY_SYSTEM, prompt, max_tokens=1_000, timeout=45.0)
         if answer:
             return answer, "model"
     return facts, "fallback"
