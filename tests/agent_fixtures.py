@@ -46,11 +46,11 @@ def kill_runners(cm: ChatML) -> None:
     for row in cm.store.query("SELECT pid FROM leases WHERE pid > 0"):
         with contextlib.suppress(ProcessLookupError):
             os.kill(row["pid"], signal.SIGKILL)
-    for child in list(agent_client._CHILDREN):
+    for token, (_data, _conv, child) in list(agent_client._STARTED.items()):
         if child.poll() is None:
             child.kill()
         child.wait(timeout=10)
-        agent_client._CHILDREN.remove(child)
+        del agent_client._STARTED[token]
 
 
 @pytest.fixture

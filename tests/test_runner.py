@@ -347,3 +347,27 @@ def test_unanswered_approval_is_denied_after_the_timeout(repo: Path, tmp_path: P
     finally:
         kill_runners(cm)
         cm.close()
+
+
+def test_a_runner_that_cannot_start_is_reported_not_waited_for(
+    agent_cm: ChatML, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = write_script(tmp_path / "s.json", [[{"type": "text", "text": "never"}]])
+    session = agent_cm.new_session(repo, name="broken", agent=f"scripted:{script}")
+    shadow = tmp_path / "shadow" / "chatml_lab"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('broken install')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))  # the runner's interpreter imports this one
+    session.send("hello")
+    started = time.monotonic()
+    assert session.wait(timeout=30) == "crashed"
+    assert time.monotonic() - started < 10  # not the 30 s a claim is otherwise trusted for
+    [error] = [e for e in session.events() if e.type is EventType.ERROR]
+    assert "exited at start-up" in error.data["message"] and "broken install" in error.data["message"]
+    monkeypatch.delenv("PYTHONPATH")
+    session.send("hello again")  # the message that was never read is served now, with the new one
+    assert session.wait(timeout=60) == "idle"
+    assert [e.data["text"] for e in session.events() if e.type is EventType.USER_MESSAGE] == [
+        "hello",
+        "hello again",
+    ]

@@ -26,14 +26,9 @@ if TYPE_CHECKING:
     from .manager import ChatML
 
 WORKING = (AgentState.RUNNING.value, AgentState.WAITING.value)
-# Runner processes this process started: polled so that none stays a zombie.
-_CHILDREN: list[subprocess.Popen[bytes]] = []
-
-
-def _reap() -> None:
-    for child in list(_CHILDREN):
-        if child.poll() is not None:
-            _CHILDREN.remove(child)
+# Runners this process started, by the token of their claim: polled so that none stays a zombie,
+# and so that one that died before taking its lease is reported instead of waited for.
+_STARTED: dict[str, tuple[Path, str, subprocess.Popen[bytes]]] = {}
 
 
 class AgentControl:
@@ -62,11 +57,11 @@ class AgentControl:
 
     def state(self, conversation_id: str) -> AgentState:
         """The conversation's agent state, with dead runners reported as ``crashed``."""
+        self._reap()
         conv = self.store.conversation(conversation_id)
         if conv is None:
             return AgentState.IDLE
         if conv.agent_state.value in WORKING:
-            _reap()
             current = lease.read_lease(self.store, conversation_id)
             if not lease.is_live(current, self.manager.config.lease_stale_after):
                 self._mark_crashed(conversation_id, current)
@@ -95,6 +90,34 @@ class AgentControl:
                 conversation_id, EventType.STATE, {"agent_state": AgentState.CRASHED.value}
             )
 
+    def _reap(self) -> None:
+        """Collect finished runners; one that exited still holding its claim failed to start."""
+        for token, (data_dir, conversation_id, child) in list(_STARTED.items()):
+            code = child.poll()
+            if code is None or data_dir != self.manager.data_dir:
+                continue
+            del _STARTED[token]
+            current = lease.read_lease(self.store, conversation_id)
+            if current is not None and current.pid == 0 and current.token == token:
+                self._mark_failed_start(conversation_id, token, code)
+
+    def _mark_failed_start(self, conversation_id: str, token: str, code: int) -> None:
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM leases WHERE conversation_id = ? AND token = ?", (conversation_id, token))
+            conn.execute(
+                "UPDATE conversations SET agent_state = ?, updated_at = ? WHERE id = ?",
+                (AgentState.CRASHED.value, time.time(), conversation_id),
+            )
+        log = self.log_path(conversation_id)
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        last = lines[-1] if lines else "no output"
+        self.store.append_event(
+            conversation_id,
+            EventType.ERROR,
+            {"message": f"the agent's runner exited at start-up (code {code}): {last} (log: {log})"},
+        )
+        self.store.append_event(conversation_id, EventType.STATE, {"agent_state": AgentState.CRASHED.value})
+
     def reconcile(self) -> int:
         """Mark every conversation whose runner died as crashed; return how many."""
         rows = self.store.query("SELECT id FROM conversations WHERE agent_state IN (?, ?)", WORKING)
@@ -104,7 +127,7 @@ class AgentControl:
 
     def ensure_runner(self, conversation_id: str) -> bool:
         """Start a runner unless a live one holds the conversation; True when one was started."""
-        _reap()
+        self._reap()
         config = self.manager.config
         token = secrets.token_hex(8)
         if not lease.claim(self.store, conversation_id, token, config.lease_stale_after):
@@ -127,7 +150,7 @@ class AgentControl:
                 args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: a kernel restart or Ctrl-C leaves it running
             )  # fmt: skip
-        _CHILDREN.append(child)
+        _STARTED[token] = (self.manager.data_dir, conversation_id, child)
         return True
 
     # -- client operations ----------------------------------------------------------------------
@@ -242,7 +265,7 @@ class AgentControl:
                 time.sleep(0.05)
             if found is not None and found.pid > 0 and lease.pid_is_runner(found.pid):
                 os.kill(found.pid, signal.SIGTERM)
-        _reap()
+        self._reap()
 
     def _served(self, conversation_id: str) -> bool:
         """True when a live runner (or a claim starting one) holds the conversation."""
