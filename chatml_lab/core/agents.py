@@ -103,7 +103,9 @@ class AgentControl:
 
     def _mark_failed_start(self, conversation_id: str, token: str, code: int) -> None:
         with self.store.transaction() as conn:
-            conn.execute("DELETE FROM leases WHERE conversation_id = ? AND token = ?", (conversation_id, token))
+            conn.execute(
+                "DELETE FROM leases WHERE conversation_id = ? AND token = ?", (conversation_id, token)
+            )
             conn.execute(
                 "UPDATE conversations SET agent_state = ?, updated_at = ? WHERE id = ?",
                 (AgentState.CRASHED.value, time.time(), conversation_id),
