@@ -20,7 +20,8 @@ Handler = Callable[[Any, argparse.Namespace], int]
 
 
 def _progress(message: str) -> None:
-    if sys.stderr.isatty():
+    # Steps are for people watching a terminal; warnings are for everyone.
+    if sys.stderr.isatty() or message.startswith("warning:"):
         print(f"… {message}", file=sys.stderr, flush=True)
 
 

@@ -165,3 +165,28 @@ def test_offline_creation_uses_local_refs_and_says_so(eager: ChatML, repo: Path,
     assert any(message.startswith("fetch failed, using local refs") for message in notices)
     commit_file(session.worktree, "w.txt", "w\n")
     assert eager.sync(session.id).ahead == 1
+
+
+def test_sync_with_an_unreachable_remote_warns_and_counts_from_local_refs(
+    repo: Path, origin: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chatml_lab.cli import main
+    from chatml_lab.config import Config
+    from chatml_lab.events import EventType
+
+    cm = ChatML(config=Config(fetch_throttle=0))
+    try:
+        session = cm.new_session(repo, name="offline")
+        commit_file(session.worktree, "local.txt", "x\n")
+        origin.rename(tmp_path / "origin-gone.git")
+        rec = cm.sync(session.id)
+        assert (rec.ahead, rec.behind) == (1, 0)
+        notices = [e.data["message"] for e in session.events() if e.type is EventType.NOTICE]
+        assert any("fetch of origin failed" in n and "local refs" in n for n in notices)
+        cm.store.update_workspace(session.workspace_id, last_fetch_at=0.0)  # past the CLI's throttle
+    finally:
+        cm.close()
+    assert main(["sync", "offline"]) == 0
+    captured = capsys.readouterr()
+    assert "offline: ahead 1, behind 0" in captured.out
+    assert "warning: fetch of origin failed" in captured.err

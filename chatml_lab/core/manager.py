@@ -445,8 +445,15 @@ class ChatML:
     def sync(self, session_id: str, fetch: bool = True) -> SessionRecord:
         """Fetch (throttled) and store ahead/behind against ``origin/<default>``."""
         rec, ws, repo = self.live(session_id, "sync it")
-        if fetch:
-            self._fetch(repo, ws, force=False)
+        error = self._fetch(repo, ws, force=False) if fetch else None
+        if error:
+            warning = (
+                f"warning: fetch of {ws.remote} failed, drift of {rec.name} counted from local refs ({error})"
+            )
+            self.progress(warning)
+            self.store.append_event(
+                self.agents.conversation(rec.id).id, EventType.NOTICE, {"message": warning}
+            )
         upstream = self._upstream(repo, ws)
         if not repo.branch_exists(rec.branch):
             raise GitError(f"branch {rec.branch!r} of session {rec.name!r} no longer exists")
