@@ -31,7 +31,7 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     └── AgentError                     agents issue: runner, backends, approvals
         ├── AgentUnavailableError
         ├── ApprovalNotFoundError
-        └── AgentTimeoutError
+        └── AgentTimeoutError          also a builtin TimeoutError
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class ApprovalNotFoundError(AgentError):
     status = 404
 
 
-class AgentTimeoutError(AgentError):
-    """Waiting for an agent took longer than the timeout."""
+class AgentTimeoutError(AgentError, TimeoutError):
+    """Waiting for an agent took longer than the timeout (``except TimeoutError`` catches it too)."""
 
     status = 504

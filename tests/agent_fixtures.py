@@ -43,14 +43,14 @@ def types(events: list[Event]) -> list[str]:
 
 def kill_runners(cm: ChatML) -> None:
     """Stop every runner the test started (leases, then our own children)."""
-    for row in cm.store.query("SELECT pid FROM leases WHERE pid > 0"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(row["pid"], signal.SIGKILL)
-    for token, (_data, _conv, child) in list(agent_client._STARTED.items()):
+    for held in cm.store.leases():
+        if held.pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(held.pid, signal.SIGKILL)
+    for child in agent_client._STARTED.take_all():
         if child.poll() is None:
             child.kill()
         child.wait(timeout=10)
-        del agent_client._STARTED[token]
 
 
 @pytest.fixture

@@ -59,8 +59,7 @@ def test_header_follows_state_drift_and_cost(cm: ChatML, repo: Path) -> None:
         assert "waiting" in panel.header.value
         assert "+2" in panel.header.value and "$0.2500" in panel.header.value
         # No live runner behind a working state: the header says crashed, never running.
-        with cm.store.transaction() as db:
-            db.execute("DELETE FROM leases")
+        lease.release(cm.store, conv, "test-token")
         panel.refresh()
         assert "crashed" in panel.header.value
     finally:

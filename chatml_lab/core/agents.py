@@ -13,6 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,9 +27,49 @@ if TYPE_CHECKING:
     from .manager import ChatML
 
 WORKING = (AgentState.RUNNING.value, AgentState.WAITING.value)
-# Runners this process started, by the token of their claim: polled so that none stays a zombie,
-# and so that one that died before taking its lease is reported instead of waited for.
-_STARTED: dict[str, tuple[Path, str, subprocess.Popen[bytes]]] = {}
+
+
+class _Children:
+    """Runners this process started, by the token of their claim.
+
+    Polled so that none stays a zombie, and so that one that died before taking its lease is
+    reported instead of waited for. Several threads reap at once (a widget poller, the kernel, a
+    server handler), so every read-and-remove happens under one lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._children: dict[str, tuple[Path, str, subprocess.Popen[bytes]]] = {}
+
+    def add(self, token: str, data_dir: Path, conversation_id: str, child: subprocess.Popen[bytes]) -> None:
+        """Remember a runner started with claim ``token``."""
+        with self._lock:
+            self._children[token] = (data_dir, conversation_id, child)
+
+    def finished(self, data_dir: Path) -> list[tuple[str, str, int]]:
+        """Remove and return the exited runners of ``data_dir``: ``(token, conversation, code)``."""
+        done = []
+        with self._lock:
+            for token, (where, conversation_id, child) in list(self._children.items()):
+                code = child.poll() if where == data_dir else None
+                if code is not None:
+                    del self._children[token]
+                    done.append((token, conversation_id, code))
+        return done
+
+    def take_all(self) -> list[subprocess.Popen[bytes]]:
+        """Forget every runner and return their processes (for a caller that ends them)."""
+        with self._lock:
+            children = [child for _, _, child in self._children.values()]
+            self._children.clear()
+        return children
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._children)
+
+
+_STARTED = _Children()
 
 
 class AgentControl:
@@ -69,16 +110,9 @@ class AgentControl:
         return conv.agent_state
 
     def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
-        with self.store.transaction() as conn:
-            changed = conn.execute(
-                "UPDATE conversations SET agent_state = ?, updated_at = ? WHERE id = ? AND agent_state IN (?, ?)",
-                (AgentState.CRASHED.value, time.time(), conversation_id, *WORKING),
-            ).rowcount
-            if dead is not None:
-                conn.execute(
-                    "DELETE FROM leases WHERE conversation_id = ? AND token = ?",
-                    (conversation_id, dead.token),
-                )
+        changed = self.store.mark_crashed(
+            conversation_id, dead.token if dead is not None else None, only_from=WORKING
+        )
         if changed:
             pid = f" (pid {dead.pid})" if dead and dead.pid else ""
             self.store.append_event(
@@ -92,24 +126,13 @@ class AgentControl:
 
     def _reap(self) -> None:
         """Collect finished runners; one that exited still holding its claim failed to start."""
-        for token, (data_dir, conversation_id, child) in list(_STARTED.items()):
-            code = child.poll()
-            if code is None or data_dir != self.manager.data_dir:
-                continue
-            del _STARTED[token]
+        for token, conversation_id, code in _STARTED.finished(self.manager.data_dir):
             current = lease.read_lease(self.store, conversation_id)
             if current is not None and current.pid == 0 and current.token == token:
                 self._mark_failed_start(conversation_id, token, code)
 
     def _mark_failed_start(self, conversation_id: str, token: str, code: int) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "DELETE FROM leases WHERE conversation_id = ? AND token = ?", (conversation_id, token)
-            )
-            conn.execute(
-                "UPDATE conversations SET agent_state = ?, updated_at = ? WHERE id = ?",
-                (AgentState.CRASHED.value, time.time(), conversation_id),
-            )
+        self.store.mark_crashed(conversation_id, token)
         log = self.log_path(conversation_id)
         lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
         last = lines[-1] if lines else "no output"
@@ -122,8 +145,8 @@ class AgentControl:
 
     def reconcile(self) -> int:
         """Mark every conversation whose runner died as crashed; return how many."""
-        rows = self.store.query("SELECT id FROM conversations WHERE agent_state IN (?, ?)", WORKING)
-        return sum(self.state(row["id"]) is AgentState.CRASHED for row in rows)
+        working = self.store.conversations_in_state(AgentState.RUNNING, AgentState.WAITING)
+        return sum(self.state(conv.id) is AgentState.CRASHED for conv in working)
 
     # -- runner start-up ------------------------------------------------------------------------
 
@@ -152,7 +175,7 @@ class AgentControl:
                 args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: a kernel restart or Ctrl-C leaves it running
             )  # fmt: skip
-        _STARTED[token] = (self.manager.data_dir, conversation_id, child)
+        _STARTED.add(token, self.manager.data_dir, conversation_id, child)
         return True
 
     # -- client operations ----------------------------------------------------------------------

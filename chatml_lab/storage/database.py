@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,10 +16,28 @@ from .schema import MIGRATIONS
 BUSY_TIMEOUT_MS = 10_000
 
 
+def statements(script: str) -> list[str]:
+    """The SQL statements of ``script``, cut at each ``;`` that SQLite says ends a statement.
+
+    A plain split on ``;`` would also cut a string literal or a trigger body that contains one.
+    """
+    found: list[str] = []
+    pending = ""
+    for part in re.split(r"(;)", script):
+        pending += part
+        if part == ";" and sqlite3.complete_statement(pending):
+            found.append(pending.strip())
+            pending = ""
+    rest = [line for line in pending.splitlines() if line.strip() and not line.strip().startswith("--")]
+    if rest:
+        raise StorageError(f"a migration ends with an incomplete SQL statement: {rest[0].strip()[:60]!r}")
+    return found
+
+
 class Database:
     """A thread-safe SQLite connection shared by everything in one process.
 
-    Writes go through :meth:`transaction` (``BEGIN IMMEDIATE``, so two processes never deadlock
+    Writes go through :meth:`_transaction` (``BEGIN IMMEDIATE``, so two processes never deadlock
     upgrading a read lock); reads are plain autocommit queries.
     """
 
@@ -45,17 +64,26 @@ class Database:
         version = self.scalar("PRAGMA user_version")
         if version >= len(MIGRATIONS):
             return
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             # Re-read inside the write lock: another process may have migrated meanwhile.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for index in range(version, len(MIGRATIONS)):
-                for statement in MIGRATIONS[index].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(MIGRATIONS[index]):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {index + 1}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Internal to ``storage/``: a raw write transaction for the store's own methods.
+
+        Kept only while callers outside ``storage/`` move to named store methods; new code calls
+        a named method (which owns its SQL) instead.
+        """
+        with self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A short write transaction; rolls back on any exception."""
         with self._lock:
             try:
@@ -85,7 +113,7 @@ class Database:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement in its own transaction; return the last row id."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             cursor = conn.execute(sql, params)
             return int(cursor.lastrowid or 0)
 

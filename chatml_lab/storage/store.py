@@ -6,6 +6,7 @@ import json
 import sqlite3
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from ..models import (
     TaskStatus,
     Workspace,
 )
-from .database import Database
+from .inbox import InboxRows
+from .leases import LeaseRows
 
 _SESSION_COLUMNS = {
     "name", "branch", "worktree_path", "base_ref", "base_commit", "updated_at", "priority",
@@ -111,8 +113,11 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-class Store(Database):
-    """The session store: workspaces, sessions, conversations, events, inbox, leases, settings."""
+class Store(LeaseRows, InboxRows):
+    """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
+
+    The inbox and lease rows live in their own modules (:mod:`.inbox`, :mod:`.leases`).
+    """
 
     # -- workspaces -----------------------------------------------------------------------------
 
@@ -123,6 +128,14 @@ class Store(Database):
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix, ws.created_at),
         )
+
+    def insert_workspace(self, ws: Workspace) -> bool:
+        """Insert a workspace row; False (nothing written) when its name or path is registered."""
+        try:
+            self.add_workspace(ws)
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     def workspaces(self) -> list[Workspace]:
         """All workspaces by name."""
@@ -164,6 +177,19 @@ class Store(Database):
             ),
         )  # fmt: skip
 
+    def create_session(
+        self, rec: SessionRecord, port_start: int, port_block: int, task_title: str = "Task"
+    ) -> SessionRecord:
+        """Insert a session on the lowest free port block with its task conversation, atomically.
+
+        Returns the record as stored (with its ``port_base``).
+        """
+        with self._transaction() as conn:
+            rec = replace(rec, port_base=self.free_port_base(conn, port_start, port_block))
+            self.insert_session(conn, rec)
+            self.insert_conversation(conn, rec.id, ConversationKind.TASK, task_title)
+        return rec
+
     def sessions(
         self, include_archived: bool = False, workspace_id: str | None = None
     ) -> list[SessionRecord]:
@@ -203,6 +229,21 @@ class Store(Database):
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
 
+    def add_usage(
+        self, session_id: str, input_tokens: int, output_tokens: int, cost_usd: float | None
+    ) -> None:
+        """Add one turn's tokens and cost to the session's totals.
+
+        An unknown cost (None) makes the total unknown for good: "unknown" is truer than an
+        undercount.
+        """
+        self.execute(
+            "UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
+            " cost_usd = CASE WHEN cost_usd IS NULL OR ? IS NULL THEN NULL ELSE cost_usd + ? END"
+            " WHERE id = ?",
+            (input_tokens, output_tokens, cost_usd, cost_usd, session_id),
+        )
+
     def delete_session(self, session_id: str) -> None:
         """Delete a session row (conversations, events, inbox and leases cascade)."""
         self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -232,13 +273,24 @@ class Store(Database):
 
     def add_conversation(self, session_id: str, kind: ConversationKind, title: str) -> str:
         """Add a conversation in its own transaction; return its id."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             return self.insert_conversation(conn, session_id, kind, title)
 
     def conversations(self, session_id: str) -> list[Conversation]:
         """A session's conversations, oldest first."""
         rows = self.query(
             "SELECT * FROM conversations WHERE session_id = ? ORDER BY created_at, rowid", (session_id,)
+        )
+        return [_conversation(r) for r in rows]
+
+    def conversations_in_state(self, *states: AgentState) -> list[Conversation]:
+        """Every conversation (of any session) whose agent state is one of ``states``."""
+        if not states:
+            return []
+        marks = ", ".join("?" for _ in states)
+        rows = self.query(
+            f"SELECT * FROM conversations WHERE agent_state IN ({marks}) ORDER BY created_at, rowid",
+            [s.value for s in states],
         )
         return [_conversation(r) for r in rows]
 
@@ -287,27 +339,6 @@ class Store(Database):
             sql += " LIMIT ?"
             params.append(limit)
         return [_event(r) for r in self.query(sql, params)]
-
-    # -- inbox and leases (used by the agent runner) --------------------------------------------
-
-    def push_inbox(self, conversation_id: str, kind: str, data: dict[str, Any]) -> int:
-        """Queue a message for a conversation's runner; return its id."""
-        return self.execute(
-            "INSERT INTO inbox (conversation_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
-            (conversation_id, kind, json.dumps(data), time.time()),
-        )
-
-    def pending_inbox(self, conversation_id: str) -> list[tuple[int, str, dict[str, Any]]]:
-        """Unconsumed inbox items, oldest first: ``(id, kind, data)``."""
-        rows = self.query(
-            "SELECT id, kind, data FROM inbox WHERE conversation_id = ? AND consumed_at IS NULL ORDER BY id",
-            (conversation_id,),
-        )
-        return [(r["id"], r["kind"], json.loads(r["data"])) for r in rows]
-
-    def consume_inbox(self, item_id: int) -> None:
-        """Mark one inbox item consumed."""
-        self.execute("UPDATE inbox SET consumed_at = ? WHERE id = ?", (time.time(), item_id))
 
     # -- settings -------------------------------------------------------------------------------
 
