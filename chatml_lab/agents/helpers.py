@@ -100,3 +100,15 @@ def summarize_session(transcript: str, facts: str, model: str = SUMMARY_MODEL) -
         if answer:
             return answer, "model"
     return facts, "fallback"
+
+
+def session_title(message: str) -> tuple[str, str] | None:
+    """The title to auto-name a session by, ``(title, source)``; None means "ask again later".
+
+    With a key, a failed model call gives None rather than the fallback: the next message retries
+    instead of settling for less. Without a key the fallback is the answer.
+    """
+    title, source = suggest_title(message)
+    if source != "model" and api_configured():
+        return None
+    return title, source

@@ -1,9 +1,13 @@
 """The runner: one detached process per active conversation (DESIGN §3, "the database is the bus").
 
-``python -m chatml_lab.agents.runner CONVERSATION_ID --data-dir DIR --token T`` takes the
-conversation's lease, consumes its inbox in order (messages, approval answers, interrupt, stop),
-hands each message to the session's backend, appends every event to the log, and exits after an
-idle timeout. Clients never talk to it directly; they write the inbox and read events.
+A :class:`Runner` takes the conversation's lease, consumes its inbox in order (messages, approval
+answers, interrupt, stop), hands each message to the session's backend, appends every event to
+the log, and exits after an idle timeout. Clients never talk to it directly; they write the
+inbox and read events.
+
+The process entry point is ``python -m chatml_lab.core.runner_main CONVERSATION_ID --data-dir DIR
+--token T`` (:data:`~chatml_lab.agents.lease.RUNNER_MODULE`): the core hands the runner a
+:data:`Namer` that applies auto-naming, so this module never imports the core.
 """
 
 from __future__ import annotations
@@ -11,22 +15,25 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from ..config import Config
 from ..errors import ChatMLError
 from ..events import EventType
 from ..models import AgentState, ConversationKind
 from ..storage.store import Store
 from . import lease
+from .helpers import session_title
 
-if TYPE_CHECKING:
-    from ..core.manager import ChatML
+#: Appends one event to the conversation's log.
+Emit = Callable[[EventType, dict[str, Any]], None]
+#: Names a session from a suggested title: ``namer(session_id, title, source, emit)``. Supplied by
+#: the core (renaming moves the branch); it reports what it did through ``emit``.
+Namer = Callable[[str, str, str, Emit], object]
 
 POLL_INTERVAL = 0.05
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
@@ -58,15 +65,16 @@ class Runner:
 
     def __init__(
         self,
-        manager: ChatML,
+        store: Store,
         conversation_id: str,
         token: str,
         idle_timeout: float,
         approval_timeout: float,
         stale_after: float,
+        namer: Namer | None = None,
     ) -> None:
-        self.manager = manager
-        self.store: Store = manager.store
+        self.store = store
+        self.namer = namer
         self.conversation_id = conversation_id
         self.token = token
         self.idle_timeout = idle_timeout
@@ -212,13 +220,11 @@ class Runner:
         return None
 
     def _turn(self, text: str) -> None:
-        from ..core.autoname import auto_name
-
         self.cancelled.clear()
         self.emit(EventType.USER_MESSAGE, {"text": text})
         conversation = self.store.conversation(self.conversation_id)
         if conversation is not None and conversation.kind is ConversationKind.TASK:
-            auto_name(self.manager, conversation.session_id, text, self.emit)
+            self._auto_name(conversation.session_id, text)
         started = time.monotonic()
         try:
             if self.backend is None:
@@ -243,28 +249,30 @@ class Runner:
                 },
             )
             if conversation is not None:
-                self._add_cost(conversation.session_id, result.usage, result.cost_usd)
+                self.store.add_usage(
+                    conversation.session_id,
+                    int(result.usage.get("input_tokens", 0)),
+                    int(result.usage.get("output_tokens", 0)),
+                    result.cost_usd,
+                )
                 agent_session = self.backend.ctx.state.get("session_id")
                 if agent_session and agent_session != conversation.agent_session_id:
                     self.store.update_conversation(self.conversation_id, agent_session_id=str(agent_session))
         if not self.finishing:
             self.set_state(AgentState.IDLE)
 
-    def _add_cost(self, session_id: str, usage: dict[str, int], cost: float | None) -> None:
-        with self.store.transaction() as conn:
-            # Unknown cost poisons the total: "unknown" is truer than an undercount.
-            conn.execute(
-                "UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
-                " cost_usd = CASE WHEN cost_usd IS NULL OR ? IS NULL THEN NULL ELSE cost_usd + ? END"
-                " WHERE id = ?",
-                (
-                    int(usage.get("input_tokens", 0)),
-                    int(usage.get("output_tokens", 0)),
-                    cost,
-                    cost,
-                    session_id,
-                ),
-            )
+    def _auto_name(self, session_id: str, text: str) -> None:
+        """Name a session that still has its generated name after the message it was given.
+
+        The title is asked for before the turn starts, so the branch is renamed before the agent
+        commits on it. No title when the model failed with a key set: the next message retries.
+        """
+        rec = self.store.session(session_id)
+        if self.namer is None or rec is None or rec.auto_named or rec.archived:
+            return
+        suggested = session_title(text)
+        if suggested is not None:
+            self.namer(session_id, *suggested, self.emit)
 
     def _make_backend(self) -> Any:
         from .context import build_context
@@ -280,32 +288,28 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m chatml_lab.agents.runner``."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The runner process's arguments; timeouts default to :class:`~chatml_lab.config.Config`'s."""
+    defaults = Config()
     parser = argparse.ArgumentParser(prog="chatml-runner")
     parser.add_argument("conversation_id")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--token", required=True)
-    parser.add_argument("--idle-timeout", type=float, default=120.0)
-    parser.add_argument("--approval-timeout", type=float, default=600.0)
-    parser.add_argument("--stale-after", type=float, default=5.0)
-    args = parser.parse_args(argv)
-    from ..core.manager import ChatML
+    parser.add_argument("--idle-timeout", type=float, default=defaults.runner_idle_timeout)
+    parser.add_argument("--approval-timeout", type=float, default=defaults.approval_timeout)
+    parser.add_argument("--stale-after", type=float, default=defaults.lease_stale_after)
+    return parser.parse_args(argv)
 
-    manager = ChatML(data_dir=Path(args.data_dir))
+
+def serve(store: Store, args: argparse.Namespace, namer: Namer | None = None) -> int:
+    """Serve ``args.conversation_id`` until idle or stopped (SIGTERM stops); the exit code."""
     runner = Runner(
-        manager, args.conversation_id, args.token, args.idle_timeout, args.approval_timeout, args.stale_after
-    )
+        store, args.conversation_id, args.token, args.idle_timeout, args.approval_timeout,
+        args.stale_after, namer,
+    )  # fmt: skip
 
     def on_term(_signum: int, _frame: Any) -> None:
         runner.request_stop()
 
     signal.signal(signal.SIGTERM, on_term)
-    try:
-        return runner.serve()
-    finally:
-        manager.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return runner.serve()

@@ -1,4 +1,9 @@
-"""Auto-naming: the first task message names a session that was created with a generated name."""
+"""Auto-naming: the first task message names a session that was created with a generated name.
+
+The runner asks for the title (:func:`chatml_lab.agents.helpers.session_title`: a small model
+with a key, the message's first words without one) and hands it to :func:`apply_name`, which the
+core gives the runner as its namer: renaming moves the branch, and that is the core's to do.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +17,13 @@ if TYPE_CHECKING:
     from .manager import ChatML
 
 
-def auto_name(manager: ChatML, session_id: str, text: str, emit: Any) -> str | None:
-    """Name the session from ``text`` once; return the new name, or None when nothing changed.
+def apply_name(manager: ChatML, session_id: str, title: str, source: str, emit: Any) -> str | None:
+    """Rename the session after ``title`` once; return the new name, or None when nothing changed.
 
-    With an API key the title comes from a small model; without one from the message's first
-    words. A model failure leaves ``auto_named`` unset so the next message tries again.
+    ``source`` says where the title came from (``"model"`` or ``"fallback"``). A title that makes
+    no name settles the session as named; a failed rename is reported and retried next message.
     """
-    from ..agents.helpers import api_configured, suggest_title
-
     rec = manager.record(session_id)
-    if rec.auto_named or rec.archived:
-        return None
-    title, source = suggest_title(text)
-    if source != "model" and api_configured():
-        return None  # the model failed: retry on the next message rather than settle for less
     slug = naming.name_from_text(title)
     if slug is None:
         manager.store.update_session(session_id, auto_named=1)
