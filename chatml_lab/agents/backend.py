@@ -1,6 +1,6 @@
 """The contract between the runner and an agent backend.
 
-The runner (``python -m chatml_lab.agents.runner``) owns the database, the inbox, approvals and
+The runner (:mod:`chatml_lab.agents.runner`) owns the database, the inbox, approvals and
 the agent state; a backend only turns one user message into events through an
 :class:`AgentContext`. Backends register under the entry-point group :data:`ENTRY_POINT_GROUP`
 (built-ins too), so a third-party package can add one without touching this package.
