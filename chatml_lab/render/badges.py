@@ -44,6 +44,9 @@ PR_COLORS: dict[str, tuple[str, str]] = {
     "closed": ("#ffffff", "#c62828"),
 }
 
+#: Colours of a value no table knows.
+UNKNOWN_COLORS = ("#424242", "#e0e0e0")
+
 AHEAD_COLOR = "#43a047"
 BEHIND_COLOR = "#e53935"
 PIN_MARK = "\N{PUSHPIN}"
@@ -54,9 +57,14 @@ _BADGE = (
 )
 
 
+def colors_of(colors: dict[str, tuple[str, str]], value: str) -> tuple[str, str]:
+    """(text colour, background) of ``value`` in a colour table; grey when the value is unknown."""
+    return colors.get(value, UNKNOWN_COLORS)
+
+
 def badge_css(colors: dict[str, tuple[str, str]], value: str) -> str:
     """Inline CSS of a badge for ``value`` in a colour table (grey when unknown)."""
-    fg, bg = colors.get(value, ("#424242", "#e0e0e0"))
+    fg, bg = colors_of(colors, value)
     return _BADGE.format(fg=fg, bg=bg)
 
 
