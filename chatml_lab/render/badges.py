@@ -95,6 +95,15 @@ def pr_badge(status: str, number: int | None = None) -> str:
     return badge(PR_COLORS, status, label)
 
 
+def scripted_badge(label: str) -> str:
+    """The orange label on output replayed from a script, so it is never taken for a model's."""
+    return (
+        '<span title="replayed from a script, not written by a model" style="display:inline-block;'
+        "padding:0 6px;margin-left:6px;border-radius:8px;background:#fff3e0;color:#e65100;"
+        f'border:1px solid #ffb74d;font-size:11px">{html.escape(label)}</span>'
+    )
+
+
 def drift_bar(ahead: int | None, behind: int | None, scale: int = 10, width_px: int = 80) -> str:
     """Two bars around a centre line: green to the right for ahead, red to the left for behind.
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..events import Event
+from .badges import scripted_badge
 from .blocks import SCRIPTED_LABEL, Block, fold
 from .tool_calls import edit_diff, tool_summary, write_diff
 
@@ -26,11 +27,7 @@ _PRE = (
     "font-family:SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;margin:4px 0 0 0;padding:6px 8px;background:#f6f8fa;border-radius:4px;font-size:12px;"
     "overflow-x:auto;white-space:pre;max-height:360px;overflow-y:auto;color:#24292e"
 )
-_SCRIPTED = (
-    '<span title="replayed from a script, not written by a model" style="display:inline-block;'
-    "padding:0 6px;margin-left:6px;border-radius:8px;background:#fff3e0;color:#e65100;"
-    f'border:1px solid #ffb74d;font-size:11px">{SCRIPTED_LABEL}</span>'
-)
+_SCRIPTED = scripted_badge(SCRIPTED_LABEL)
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from ..errors import SessionNotFoundError
 from ..events import Event
 from ..render import badges, blocks, text
+from ..render.blocks import SCRIPTED_LABEL
 from ..render.html import render_block
 from ..render.tool_calls import tool_summary
 from .banner import Banner
@@ -28,13 +29,7 @@ if TYPE_CHECKING:
 
 def header_html(info: dict[str, Any]) -> str:
     """The panel's header: name, branch, agent state, drift, cost, and a scripted label."""
-    scripted = (
-        '<span title="replayed from a script, not written by a model" style="margin-left:8px;padding:0 6px;'
-        'border-radius:8px;background:#fff3e0;color:#e65100;border:1px solid #ffb74d;font-size:11px">'
-        "scripted agent</span>"
-        if info.get("scripted")
-        else ""
-    )
+    scripted = badges.scripted_badge(f"{SCRIPTED_LABEL} agent") if info.get("scripted") else ""
     archived = (
         '<span style="margin-left:8px;color:#6a1b9a;font-size:12px">archived</span>'
         if info.get("archived")
