@@ -36,4 +36,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext chatml_lab``."""
+    """``%unload_ext chatml_lab``: stop the dashboard and chat pollers the magics started, drop the magics."""
+    from .ipython.magics import unload
+
+    unload(ipython)

@@ -10,7 +10,6 @@ agent was scripted and how to use a real one.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,11 +19,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import ChatMLError
+
+if TYPE_CHECKING:
+    from .core.session import Session
 
 REAL_MODEL_HINT = (
     "To use a real model: export ANTHROPIC_API_KEY=... and create sessions with agent='anthropic'"
@@ -188,8 +191,8 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run the demo into ``out_dir`` (a new temp dir by default) and return what it made."""
-    from .cli import LIST_COLUMNS, format_rows
     from .core.manager import ChatML
+    from .render.table import LIST_COLUMNS, format_rows
 
     started = time.monotonic()
     out = Path(out_dir).expanduser().resolve() if out_dir else Path(tempfile.mkdtemp(prefix="chatml-demo-"))
@@ -248,7 +251,7 @@ def run_demo(
     )  # fmt: skip
 
 
-def _describe(repo: Path, session: Any, state: str) -> DemoSession:
+def _describe(repo: Path, session: Session, state: str) -> DemoSession:
     rec = session.record
     commits = _git(repo, "log", "--format=%h %s", f"{rec.base_commit}..{rec.branch}").splitlines()
     files = _git(repo, "diff", "--name-only", rec.base_commit, rec.branch).split()
@@ -257,140 +260,18 @@ def _describe(repo: Path, session: Any, state: str) -> DemoSession:
 
 # -- the quickstart notebook ----------------------------------------------------------------------------
 
-QUICKSTART: list[tuple[str, str]] = [
-    (
-        "markdown",
-        """# chatml_lab quickstart
-
-Create a session (a git worktree, its own branch, an agent), watch the agent work, look at the table.
-
-It runs **without an API key**: the agent is `scripted` — the real `anthropic` SDK, agent loop, tools and
-runner, talking to a local server that replays a script. Its output is labelled *scripted*.
-Set `USE_REAL_MODEL = True` (and `ANTHROPIC_API_KEY`) to use a real model instead.""",
-    ),
-    (
-        "code",
-        """USE_REAL_MODEL = False  # True: agent "anthropic", a real model (needs ANTHROPIC_API_KEY)
-AGENT = "anthropic" if USE_REAL_MODEL else "scripted"
-
-import os
-import subprocess
-import tempfile
-from pathlib import Path
-
-# Never touch your own sessions: a throwaway data dir unless CHATML_DATA_DIR is set already.
-os.environ.setdefault("CHATML_DATA_DIR", tempfile.mkdtemp(prefix="chatml-quickstart-data-"))
-# Commits need an identity; a fresh machine (Binder, CI) may have none.
-if not subprocess.run(["git", "config", "user.name"], capture_output=True, text=True).stdout.strip():
-    for role in ("AUTHOR", "COMMITTER"):
-        os.environ.setdefault(f"GIT_{role}_NAME", "ChatML Quickstart")
-        os.environ.setdefault(f"GIT_{role}_EMAIL", "quickstart@chatml.invalid")
-print("data dir:", os.environ["CHATML_DATA_DIR"], "| agent:", AGENT)""",
-    ),
-    ("markdown", "## A throwaway repository\n\nA project with a bare `origin`, made in a temp dir."),
-    (
-        "code",
-        """def git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-root = Path(tempfile.mkdtemp(prefix="chatml-quickstart-"))
-git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
-git(root, "clone", "-q", "origin.git", "project")
-repo = root / "project"
-git(repo, "checkout", "-q", "-b", "main")
-(repo / "README.md").write_text("# project\\n")
-git(repo, "add", "README.md")
-git(repo, "commit", "-q", "-m", "initial commit")
-git(repo, "push", "-q", "-u", "origin", "main")
-git(repo, "remote", "set-head", "origin", "main")
-print(git(repo, "log", "--oneline"))""",
-    ),
-    (
-        "markdown",
-        """## A session
-
-`%chatml new` makes the worktree and branch, and with `--prompt` starts the agent at once: a runner process
-that outlives this kernel. `accept_edits` lets it write files but asks before running commands.""",
-    ),
-    ("code", "%load_ext chatml_lab"),
-    (
-        "code",
-        """%chatml new fizzbuzz --repo {repo} --agent {AGENT} --priority high --permission-mode accept_edits --prompt "Add a fizzbuzz function with a test, and commit it\"""",
-    ),
-    ("markdown", "The chat panel streams what the agent does (it keeps updating while the kernel is free):"),
-    ("code", "%chatml chat fizzbuzz"),
-    (
-        "markdown",
-        """## Watch it work
-
-`session.wait()` returns when the agent is done — or waiting for an approval. Here every request is shown,
-then approved (`%chatml approve fizzbuzz` does the same; the chat panel has buttons).""",
-    ),
-    (
-        "code",
-        """import time
-
-from chatml_lab import ChatML
-from chatml_lab.widgets.render import render_text, tool_summary
-
-cm = ChatML()
-session = cm.session("fizzbuzz")
-answered = set()
-state = session.wait(timeout=300)
-while state == "waiting":
-    for request in session.pending_approvals():
-        if request.data["id"] not in answered:  # the runner picks an answer up within a moment
-            print("approving:", tool_summary(request.data["tool"], request.data["input"]))
-            session.approve(request.data["id"])
-            answered.add(request.data["id"])
-    time.sleep(0.2)
-    state = session.wait(timeout=300)
-print("agent state:", state)
-print(render_text(session.events()))""",
-    ),
-    ("markdown", "The agent's commit is on the session's branch, in its own worktree:"),
-    (
-        "code",
-        """print(git(repo, "log", "--oneline", f"main..{session.branch}"))
-print(sorted(p.name for p in session.worktree.iterdir() if not p.name.startswith(".")))""",
-    ),
-    (
-        "markdown",
-        "## The table\n\nPriority, status, PR, drift against `origin/main`, agent state and cost, styled:",
-    ),
-    ("code", "%chatml sync --all"),
-    ("code", "%chatml list"),
-    (
-        "markdown",
-        """## Next
-
-- `%chatml dashboard` — every session, live, with per-row controls (see `02-dashboard.ipynb`);
-- `%chatml archive fizzbuzz` / `%chatml unarchive fizzbuzz` — see `03-archive-and-restore.ipynb`;
-- `%chatml help` — every subcommand.""",
-    ),
-]
+#: The quickstart notebook shipped in the package (``notebooks/01-quickstart.ipynb`` links to it).
+QUICKSTART = "notebooks/quickstart.ipynb"
 
 
 def quickstart_notebook() -> Any:
-    """The quickstart notebook (``notebooks/01-quickstart.ipynb`` is this, written out)."""
-    import nbformat.v4
+    """The quickstart notebook, read from the package with nbformat."""
+    import nbformat as _nbformat
 
-    nbf: Any = nbformat.v4  # untyped package: keep its calls out of strict checking
+    nbformat: Any = _nbformat  # untyped package: keep its calls out of strict checking
 
-    cells = [
-        nbf.new_markdown_cell(src) if kind == "markdown" else nbf.new_code_cell(src)
-        for kind, src in QUICKSTART
-    ]
-    for index, cell in enumerate(cells):
-        cell["id"] = f"quickstart-{index:02d}"  # stable ids: the file does not change when regenerated
-    notebook = nbf.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    notebook.metadata["language_info"] = {"name": "python"}
-    return notebook
+    with resources.files(__package__).joinpath(QUICKSTART).open(encoding="utf-8") as stream:
+        return nbformat.read(stream, as_version=4)
 
 
 def write_quickstart(path: Path) -> Path:
@@ -404,22 +285,7 @@ def write_quickstart(path: Path) -> Path:
     return path
 
 
-def cmd_demo(_manager: Any, args: argparse.Namespace) -> int:
-    """``chatml demo [OUT_DIR]`` (needs no manager: the demo has a temp data dir of its own)."""
-    run_demo(Path(args.out_dir) if args.out_dir else None)
-    return 0
+if __name__ == "__main__":  # ``python -m chatml_lab.demo [OUT_DIR]`` is ``chatml demo [OUT_DIR]``
+    from .cli import main
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m chatml_lab.demo [OUT_DIR]`` (``chatml demo`` is the same)."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        run_demo(Path(args[0]) if args else None)
-    except ChatMLError as exc:
-        print(f"chatml demo: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["demo", *sys.argv[1:]]))

@@ -1,4 +1,4 @@
-"""``chatml doctor`` / ``%chatml doctor``: what is installed and configured, one line per check.
+"""What is installed and configured, one line per check (``chatml doctor``, ``%chatml doctor``).
 
 Each check says whether the thing works and, when it does not, what to do. Versions are read
 from package metadata (importing ``anthropic`` or ``claude_agent_sdk`` would cost a second). The
@@ -165,13 +165,6 @@ def run_checks(manager: ChatML) -> list[Check]:
     ]
 
 
-def cmd_doctor(cm: ChatML, args: object) -> int:
-    """``chatml doctor``: print the checks; exit 1 when a required one failed."""
-    checks = run_checks(cm)
-    print(format_checks(checks))
-    return 0 if all(c.ok or c.optional for c in checks) else 1
-
-
 def format_checks(checks: list[Check]) -> str:
     """``✓ git  2.39.5`` lines; a failed required check is marked ✗, a missing optional one ○."""
     width = max(len(c.name) for c in checks)
@@ -179,6 +172,11 @@ def format_checks(checks: list[Check]) -> str:
     for check in checks:
         mark = "\N{CHECK MARK}" if check.ok else ("\N{WHITE CIRCLE}" if check.optional else "\N{BALLOT X}")
         lines.append(f"{mark} {check.name.ljust(width)}  {check.detail}")
-    failed = [c.name for c in checks if not c.ok and not c.optional]
-    lines.append("all required checks passed" if not failed else f"problems: {', '.join(failed)}")
+    problems = failed(checks)
+    lines.append("all required checks passed" if not problems else f"problems: {', '.join(problems)}")
     return "\n".join(lines)
+
+
+def failed(checks: list[Check]) -> list[str]:
+    """Names of the required checks that failed (a missing optional one is not a problem)."""
+    return [c.name for c in checks if not c.ok and not c.optional]

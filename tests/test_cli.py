@@ -278,6 +278,26 @@ def test_help_lists_every_session_subcommand(capsys: pytest.CaptureFixture[str])
         assert command in out
 
 
+def test_a_command_imports_only_its_own_group(tmp_path: Path) -> None:
+    """`chatml list` loads the session commands, not the demo, the doctor, the agent commands or pandas."""
+    heavy = ("pandas", "nbformat", "ipywidgets", "chatml_lab.demo", "chatml_lab.doctor", "chatml_lab.cli.demo",
+             "chatml_lab.cli.doctor", "chatml_lab.cli.agents", "chatml_lab.cli.workspaces")  # fmt: skip
+    code = (
+        "import sys\n"
+        "from chatml_lab.cli import main\n"
+        "status = main(['list', '--json'])\n"
+        f"print(status, sorted(m for m in {heavy!r} if m in sys.modules), 'chatml_lab.cli.sessions' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "0 [] True", done.stderr
+    for command in ("doctor", "send", "workspace"):  # and each of those finds its own module when run
+        helped = subprocess.run([sys.executable, "-m", "chatml_lab.cli", command, "--help"],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert helped.returncode == 0 and f"usage: chatml {command}" in helped.stdout, helped.stderr
+
+
 def test_ambiguous_name_tells_the_ids_to_use(cli: Cli, repo: Path, origin: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(origin), str(other))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,30 @@ def test_dashboard_is_one_live_widget(ip: Any, repo: Path, capsys: pytest.Captur
     assert again is board  # a second display is a second view, not a second poller
     _magics(ip).close()
     assert not board.polling
+
+
+def test_unload_ext_stops_the_threads_the_extension_started(
+    ip: Any, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(ip, f"new watched --repo {repo}", capsys)
+    before = set(threading.enumerate())
+    board, _, _ = run(ip, "dashboard", capsys)
+    board.row("watched").chat.click()  # a chat opened from the dashboard, polling too
+    panel, _, _ = run(ip, "chat watched", capsys)
+    nested = board.chat
+    assert nested is not None and board.polling and nested.polling and panel.polling
+    started = {t.name for t in set(threading.enumerate()) - before}
+    assert {"chatml-dashboard", f"chatml-chat-{panel.session.id[:8]}"} <= started
+    ip.run_line_magic("unload_ext", "chatml_lab")
+    assert not board.polling and not nested.polling and not panel.polling
+    assert board.comm is None and panel.comm is None
+    assert [t.name for t in set(threading.enumerate()) - before if t.name.startswith("chatml-")] == []
+    assert (
+        "chatml" not in ip.magics_manager.magics["line"] and "chatml" not in ip.magics_manager.magics["cell"]
+    )
+    assert "ChatMLMagics" not in ip.magics_manager.registry
+    ip.run_line_magic("load_ext", "chatml_lab")  # and it loads again
+    assert "chatml" in ip.magics_manager.magics["line"]
 
 
 def test_chat_panel(ip: Any, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

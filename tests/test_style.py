@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from chatml_lab.core.manager import ChatML
+from chatml_lab.render import badges
 from chatml_lab.reports.style import style_table
-from chatml_lab.widgets import badges
 
 from .conftest import commit_file, git
 

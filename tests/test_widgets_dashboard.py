@@ -13,7 +13,8 @@ from chatml_lab.config import Config
 from chatml_lab.core.manager import ChatML
 from chatml_lab.widgets import poller
 from chatml_lab.widgets.chat import ChatPanel
-from chatml_lab.widgets.dashboard import Dashboard, Filters, filter_rows, sort_rows, summary_text
+from chatml_lab.widgets.dashboard import Dashboard
+from chatml_lab.widgets.rows import Filters, filter_rows, sort_rows, summary_text
 
 from .agent_fixtures import wait_for
 from .conftest import commit_file, git

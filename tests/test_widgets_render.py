@@ -6,7 +6,11 @@ import time
 from typing import Any
 
 from chatml_lab.events import Event, EventType
-from chatml_lab.widgets import badges, render
+from chatml_lab.render import badges
+from chatml_lab.render.blocks import SCRIPTED_LABEL, fold, is_scripted, pending_approvals, totals
+from chatml_lab.render.html import diff_html, render_block, render_events
+from chatml_lab.render.text import render_text
+from chatml_lab.render.tool_calls import edit_diff, tool_summary, write_diff
 
 
 def ev(seq: int, kind: str, **data: Any) -> Event:
@@ -16,26 +20,26 @@ def ev(seq: int, kind: str, **data: Any) -> Event:
 def test_deltas_stream_into_one_block_until_the_final_text() -> None:
     events = [ev(1, "user_message", text="hi"), ev(2, "assistant_delta", text="Hel"), ev(3, "state", agent_state="running"),
               ev(4, "assistant_delta", text="lo")]  # fmt: skip
-    blocks = render.fold(events)
+    blocks = fold(events)
     assert [(b.kind, b.text, b.streaming) for b in blocks] == [
         ("user", "hi", False),
         ("assistant", "Hello", True),
     ]
-    assert "\N{BLACK SQUARE}" in render.render_block(blocks[1])  # the streaming cursor
-    blocks = render.fold([*events, ev(5, "assistant_text", text="Hello!")])
+    assert "\N{BLACK SQUARE}" in render_block(blocks[1])  # the streaming cursor
+    blocks = fold([*events, ev(5, "assistant_text", text="Hello!")])
     assert [(b.kind, b.text, b.streaming) for b in blocks][-1] == ("assistant", "Hello!", False)
     assert blocks[-1].key == "a2"  # same block, so the widget updates in place
 
 
 def test_final_text_without_deltas_and_interrupted_stream() -> None:
-    blocks = render.fold([ev(1, "assistant_text", text="Whole")])
+    blocks = fold([ev(1, "assistant_text", text="Whole")])
     assert [(b.kind, b.text) for b in blocks] == [("assistant", "Whole")]
-    cut = render.fold([ev(1, "assistant_delta", text="par"), ev(2, "error", message="interrupted")])
+    cut = fold([ev(1, "assistant_delta", text="par"), ev(2, "error", message="interrupted")])
     assert [(b.kind, b.streaming) for b in cut] == [("assistant", False), ("error", False)]
 
 
 def test_deltas_separated_by_a_tool_make_two_blocks() -> None:
-    blocks = render.fold([
+    blocks = fold([
         ev(1, "assistant_delta", text="First"), ev(2, "assistant_text", text="First"),
         ev(3, "tool_start", id="t1", tool="Read", input={"file_path": "a.py"}),
         ev(4, "tool_end", id="t1", ok=True, output="print(1)"),
@@ -54,58 +58,58 @@ def test_scripted_output_is_labelled() -> None:
         ev(1, "assistant_delta", text="x", scripted=True),
         ev(2, "assistant_text", text="x", scripted=True),
     ]
-    html = render.render_events(events)
-    assert render.SCRIPTED_LABEL in html and "not written by a model" in html
-    assert render.is_scripted(events)
-    assert render.render_text(events) == "agent [scripted]: x"
-    assert render.SCRIPTED_LABEL not in render.render_events([ev(1, "assistant_text", text="x")])
+    html = render_events(events)
+    assert SCRIPTED_LABEL in html and "not written by a model" in html
+    assert is_scripted(events)
+    assert render_text(events) == "agent [scripted]: x"
+    assert SCRIPTED_LABEL not in render_events([ev(1, "assistant_text", text="x")])
 
 
 def test_tool_calls_collapse_to_one_line_with_details() -> None:
     edit = {"file_path": "app.py", "old_string": "a = 1\nb = 2\n", "new_string": "a = 1\nb = 3\nc = 4\n"}
     events = [ev(1, "tool_start", id="t1", tool="Edit", input=edit)]
-    html = render.render_events(events)
+    html = render_events(events)
     assert "<details" in html and "<summary" in html
     assert "Edit app.py (+2 \N{MINUS SIGN}1)" in html
     assert "\N{HORIZONTAL ELLIPSIS}" in html  # running
-    html = render.render_events([*events, ev(2, "tool_end", id="t1", ok=False, output="no match")])
+    html = render_events([*events, ev(2, "tool_end", id="t1", ok=False, output="no match")])
     assert "\N{BALLOT X}" in html and "no match" in html
 
 
 def test_edit_diff_is_a_unified_diff() -> None:
-    diff = render.edit_diff({"file_path": "app.py", "old_string": "x = 1\n", "new_string": "x = 2\n"})
+    diff = edit_diff({"file_path": "app.py", "old_string": "x = 1\n", "new_string": "x = 2\n"})
     assert diff.splitlines() == ["--- a/app.py", "+++ b/app.py", "@@ -1 +1 @@", "-x = 1", "+x = 2"]
-    multi = render.edit_diff(
+    multi = edit_diff(
         {
             "file_path": "m.py",
             "edits": [{"old_string": "a", "new_string": "b"}, {"old_string": "c", "new_string": "d"}],
         }
     )
     assert multi.count("@@") == 4
-    html = render.diff_html(diff)
+    html = diff_html(diff)
     assert "#e6ffec" in html and "#ffebe9" in html  # added green, removed red
-    assert render.write_diff({"file_path": "n.py", "content": "one\ntwo\n"}).splitlines()[-2:] == [
+    assert write_diff({"file_path": "n.py", "content": "one\ntwo\n"}).splitlines()[-2:] == [
         "+one",
         "+two",
     ]
 
 
 def test_tool_summaries() -> None:
-    assert render.tool_summary("Bash", {"command": "pytest -q\n  --x"}) == "Bash: pytest -q --x"
-    assert render.tool_summary("Write", {"file_path": "a.py", "content": "1\n2\n"}) == "Write a.py (2 lines)"
-    assert render.tool_summary("Grep", {"pattern": "TODO", "path": "src"}) == "Grep TODO in src"
-    assert render.tool_summary("Read", {"file_path": "x"}) == "Read x"
-    assert render.tool_summary("Other", {"k": 1}) == 'Other {"k": 1}'
+    assert tool_summary("Bash", {"command": "pytest -q\n  --x"}) == "Bash: pytest -q --x"
+    assert tool_summary("Write", {"file_path": "a.py", "content": "1\n2\n"}) == "Write a.py (2 lines)"
+    assert tool_summary("Grep", {"pattern": "TODO", "path": "src"}) == "Grep TODO in src"
+    assert tool_summary("Read", {"file_path": "x"}) == "Read x"
+    assert tool_summary("Other", {"k": 1}) == 'Other {"k": 1}'
 
 
 def test_approvals_pending_then_answered() -> None:
     request = ev(1, "approval_request", id="r1", tool="Bash", input={"command": "rm -rf build"})
-    assert [e.data["id"] for e in render.pending_approvals([request])] == ["r1"]
-    html = render.render_events([request])
+    assert [e.data["id"] for e in pending_approvals([request])] == ["r1"]
+    html = render_events([request])
     assert "waiting for your approval" in html and "rm -rf build" in html
     answered = [request, ev(2, "approval_response", id="r1", approved=False)]
-    assert render.pending_approvals(answered) == []
-    assert "Permission: denied" in render.render_events(answered)
+    assert pending_approvals(answered) == []
+    assert "Permission: denied" in render_events(answered)
 
 
 def test_model_output_cannot_inject_html() -> None:
@@ -113,7 +117,7 @@ def test_model_output_cannot_inject_html() -> None:
         ev(1, "user_message", text="<script>alert(1)</script>"),
         ev(2, "assistant_text", text="**bold** <img src=x onerror=y>"),
     ]
-    html = render.render_events(events)
+    html = render_events(events)
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "<strong>bold</strong>" in html
 
@@ -125,12 +129,12 @@ def test_other_event_kinds_render() -> None:
         ev(5, "name_suggestion", name="fix-login"), ev(6, "archive_summary", summary="Did **things**", source="fallback"),
         ev(7, "notice", message="fetch failed"),
     ]  # fmt: skip
-    html = render.render_events(events)
+    html = render_events(events)
     for fragment in ("Thinking", "cost unknown", "1.5 s", "boom", "setup script", "Suggested name: fix-login",
                      "<strong>things</strong>", "fetch failed"):  # fmt: skip
         assert fragment in html
-    assert render.totals(events) == {"cost_usd": None, "input_tokens": 10, "output_tokens": 5, "turns": 1}
-    assert "No messages yet" in render.render_events([])
+    assert totals(events) == {"cost_usd": None, "input_tokens": 10, "output_tokens": 5, "turns": 1}
+    assert "No messages yet" in render_events([])
 
 
 def test_badges() -> None:

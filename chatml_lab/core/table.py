@@ -1,27 +1,22 @@
-"""The session table as a pandas DataFrame."""
+"""``ChatML.table()``'s way to the DataFrame, which the reports layer builds (pandas stays out of the core).
+
+The core hands out plain rows (``ChatML.rows()``); turning them into a DataFrame is presentation,
+done by :mod:`chatml_lab.reports.table`. ``ChatML.table()`` stays on the facade for users, so this
+one function reaches up a layer, lazily: importing the core never imports pandas or the reports.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 if TYPE_CHECKING:
-    from ..core.manager import ChatML
+    import pandas
 
-COLUMNS = [
-    "name", "workspace", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
-    "agent_state", "cost_usd", "updated_at", "health",
-]  # fmt: skip
+    from .manager import ChatML
 
 
-def session_table(manager: ChatML, include_archived: bool = False) -> pd.DataFrame:
-    """Sessions as a DataFrame indexed by name-order, columns :data:`COLUMNS` (+ ``archived``)."""
-    rows = manager.rows(include_archived=include_archived)
-    columns = COLUMNS + (["archived"] if include_archived else [])
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["updated_at"] = pd.to_datetime(frame["updated_at"], unit="s", utc=True)
-    for col in ("ahead", "behind"):
-        frame[col] = frame[col].astype("Int64")
-    frame["cost_usd"] = frame["cost_usd"].astype("Float64")
-    return frame.reset_index(drop=True)
+def session_table(manager: ChatML, include_archived: bool = False) -> pandas.DataFrame:
+    """The session table as a DataFrame (see :func:`chatml_lab.reports.table.session_table`)."""
+    from ..reports.table import session_table as build
+
+    return build(manager, include_archived=include_archived)

@@ -13,6 +13,7 @@ The class is named ``ChatML`` because traitlets keys configuration sections by c
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,17 +73,8 @@ class ChatML(Configurable):  # type: ignore[misc]
     ).tag(config=True)
 
     def core_config(self) -> Config:
-        """The plain dataclass the core runs with."""
-        return Config(
-            fetch_timeout=self.fetch_timeout,
-            fetch_throttle=self.fetch_throttle,
-            script_timeout=self.script_timeout,
-            port_start=_DEFAULTS.port_start,
-            port_block=_DEFAULTS.port_block,
-            runner_idle_timeout=self.runner_idle_timeout,
-            lease_stale_after=_DEFAULTS.lease_stale_after,
-            approval_timeout=self.approval_timeout,
-        )
+        """The plain dataclass the core runs with: every :class:`Config` field that is a trait here."""
+        return Config(**{f.name: getattr(self, f.name) for f in fields(Config) if self.has_trait(f.name)})
 
     def manager(self, progress: Progress | None = None) -> Manager:
         """A core manager on the configured data dir."""

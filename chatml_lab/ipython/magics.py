@@ -294,3 +294,21 @@ def load(ipython: Any) -> ChatMLMagics:
     # Listed as a configurable so that `%config ChatML.refresh_interval = 0.5` reaches it.
     ipython.configurables.append(magics.settings)
     return magics
+
+
+def unload(ipython: Any) -> None:
+    """Undo :func:`load` (``%unload_ext chatml_lab``): stop what the magics started, then drop them.
+
+    The dashboard's and the chat panels' pollers and worker threads stop, their widgets close and
+    the manager's store closes; ``%chatml`` is gone until the next ``%load_ext``. Agent runners keep
+    running: they outlive kernels by design.
+    """
+    manager = ipython.magics_manager
+    magics = manager.registry.pop(ChatMLMagics.__name__, None)
+    if not isinstance(magics, ChatMLMagics):
+        return
+    magics.close()
+    for kind in ("line", "cell"):
+        manager.magics[kind].pop("chatml", None)
+    if magics.settings in ipython.configurables:
+        ipython.configurables.remove(magics.settings)

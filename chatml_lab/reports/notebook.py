@@ -51,7 +51,7 @@ def build_report(session: Session) -> Any:
         nbf.new_code_cell(
             "from chatml_lab import ChatML\n"
             "from chatml_lab.reports.style import style_table\n"
-            "from chatml_lab.widgets.render import diff_html, render_events\n"
+            "from chatml_lab.render.html import diff_html, render_events\n"
             "from IPython.display import HTML\n"
             "import subprocess\n\n"
             f"cm = ChatML(data_dir={data_dir!r})\n"

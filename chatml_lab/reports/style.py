@@ -12,14 +12,14 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ..widgets import badges
+from ..render import badges
 
 _CELL_BADGE = "border-radius:9px;text-align:center;font-size:0.9em;white-space:nowrap"
 
 
 def _colored(colors: dict[str, tuple[str, str]]) -> Any:
     def css(value: Any) -> str:
-        fg, bg = colors.get(str(value), ("#424242", "#e0e0e0"))
+        fg, bg = badges.colors_of(colors, str(value))
         return f"color:{fg};background-color:{bg};{_CELL_BADGE}"
 
     return css

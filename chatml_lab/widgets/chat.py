@@ -2,21 +2,26 @@
 
 Everything shown comes from the event log (``session.events(after=last_seq)``), so a panel
 opened after a kernel restart shows the whole history and two panels on one session agree. The
-rendering is :mod:`chatml_lab.widgets.render` (pure); this module only wires widgets to it.
+rendering is :mod:`chatml_lab.render` (pure); this module only wires widgets to it.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..errors import ChatMLError, SessionNotFoundError
+from ..errors import SessionNotFoundError
 from ..events import Event
-from . import badges, render
-from .poller import Poller, close_tree
+from ..render import badges, blocks, text
+from ..render.blocks import SCRIPTED_LABEL
+from ..render.html import render_block
+from ..render.tool_calls import tool_summary
+from .banner import Banner
+from .poller import Polling, close_tree
 
 if TYPE_CHECKING:
     from ..core.session import Session
@@ -24,13 +29,7 @@ if TYPE_CHECKING:
 
 def header_html(info: dict[str, Any]) -> str:
     """The panel's header: name, branch, agent state, drift, cost, and a scripted label."""
-    scripted = (
-        '<span title="replayed from a script, not written by a model" style="margin-left:8px;padding:0 6px;'
-        'border-radius:8px;background:#fff3e0;color:#e65100;border:1px solid #ffb74d;font-size:11px">'
-        "scripted agent</span>"
-        if info.get("scripted")
-        else ""
-    )
+    scripted = badges.scripted_badge(f"{SCRIPTED_LABEL} agent") if info.get("scripted") else ""
     archived = (
         '<span style="margin-left:8px;color:#6a1b9a;font-size:12px">archived</span>'
         if info.get("archived")
@@ -49,18 +48,7 @@ def header_html(info: dict[str, Any]) -> str:
     )
 
 
-def banner_html(message: str, level: str = "error") -> str:
-    """A one-line banner (errors from the API are shown here, never as a traceback)."""
-    if not message:
-        return ""
-    fg, bg = ("#b71c1c", "#ffebee") if level == "error" else ("#1b5e20", "#e8f5e9")
-    return (
-        f'<div style="font-family:sans-serif;font-size:12px;padding:4px 8px;border-radius:4px;'
-        f'color:{fg};background:{bg}">{html.escape(message)}</div>'
-    )
-
-
-class ChatPanel(widgets.VBox):  # type: ignore[misc]
+class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
     """A live chat with one session's agent.
 
     ``refresh()`` reads new events and redraws what changed; a background poller calls it every
@@ -76,7 +64,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         self._rendered: list[str] = []  # html of each block widget, to redraw only what changed
         self._pending_ids: list[str] = []
         self.header = widgets.HTML()
-        self.banner = widgets.HTML()
+        self.banner = Banner()
         self.transcript = widgets.VBox(layout=widgets.Layout(padding="4px 0"))
         self.approvals = widgets.VBox()
         self.input = widgets.Textarea(
@@ -94,31 +82,24 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(border="1px solid #e0e0e0", padding="4px", width="100%"),
         )
         self.add_class("chatml-chat")
-        self._poller: Poller | None = None
         self.refresh()
         if autostart:
-            self._poller = Poller(
-                refresh_interval, self.refresh, name=f"chatml-chat-{session.id[:8]}"
-            ).start()
+            self.start_polling(refresh_interval, self.refresh, name=f"chatml-chat-{session.id[:8]}")
 
     # -- reading --------------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Read events after the last seen one and redraw what changed (safe from any thread)."""
-        with self._lock:
-            try:
-                new = self.session.events(after=self.last_seq)
-                if new:
-                    self.events.extend(new)
-                    self.last_seq = new[-1].seq
-                    self._draw_transcript()
-                    self._draw_approvals()
-                self.header.value = header_html(self.header_info())
-            except SessionNotFoundError as exc:
-                self._error(str(exc))
-                self.stop_polling()
-            except ChatMLError as exc:
-                self._error(str(exc))
+        with self._lock, self.banner.guard() as outcome:
+            new = self.session.events(after=self.last_seq)
+            if new:
+                self.events.extend(new)
+                self.last_seq = new[-1].seq
+                self._draw_transcript()
+                self._draw_approvals()
+            self.header.value = header_html(self.header_info())
+        if isinstance(outcome.error, SessionNotFoundError):
+            self.stop_polling()  # deleted elsewhere: nothing more will come
 
     def header_info(self) -> dict[str, Any]:
         """What the header shows, read from the record and the event log."""
@@ -126,21 +107,21 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         return {
             "name": rec.name, "branch": rec.branch, "agent_state": self.session.agent_state,
             "ahead": rec.ahead, "behind": rec.behind, "cost_usd": rec.cost_usd, "archived": rec.archived,
-            "agent": rec.agent_backend, "scripted": rec.agent_backend == "scripted" or render.is_scripted(self.events),
+            "agent": rec.agent_backend, "scripted": rec.agent_backend == "scripted" or blocks.is_scripted(self.events),
         }  # fmt: skip
 
     @property
     def text(self) -> str:
         """The transcript as plain text."""
-        return render.render_text(self.events)
+        return text.render_text(self.events)
 
     @property
     def pending(self) -> list[Event]:
         """Approval requests waiting for an answer."""
-        return render.pending_approvals(self.events)
+        return blocks.pending_approvals(self.events)
 
     def _draw_transcript(self) -> None:
-        htmls = [render.render_block(block) for block in render.fold(self.events)]
+        htmls = [render_block(block) for block in blocks.fold(self.events)]
         children = list(self.transcript.children)
         for index, value in enumerate(htmls):
             if index < len(children):
@@ -162,7 +143,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         rows = []
         for event in pending:
             request_id = str(event.data["id"])
-            summary = render.tool_summary(str(event.data.get("tool")), dict(event.data.get("input") or {}))
+            summary = tool_summary(str(event.data.get("tool")), dict(event.data.get("input") or {}))
             approve = widgets.Button(description="Approve", button_style="success")
             deny = widgets.Button(description="Deny", button_style="danger")
             approve.on_click(lambda _, rid=request_id: self.approve(rid))
@@ -183,7 +164,7 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         """Send the input box's text (or ``text``) to the agent and clear the box."""
         message = (self.input.value if text is None else text).strip()
         if not message:
-            self._error("the message is empty: write what the agent should do")
+            self.banner.show("the message is empty: write what the agent should do")
             return
         if self._act(lambda: self.session.send(message), ""):
             self.input.value = ""
@@ -196,31 +177,15 @@ class ChatPanel(widgets.VBox):  # type: ignore[misc]
         """Deny a pending request."""
         self._act(lambda: self.session.deny(request_id), "denied")
 
-    def _act(self, action: Any, done: str) -> bool:
-        try:
+    def _act(self, action: Callable[[], object], done: str) -> bool:
+        with self.banner.guard() as outcome:
             action()
-        except ChatMLError as exc:
-            self._error(str(exc))
-            return False
-        self.banner.value = banner_html(done, "info") if done else ""
-        self.refresh()
-        return True
-
-    def _error(self, message: str) -> None:
-        self.banner.value = banner_html(message)
+            self.banner.info(done)
+        if outcome.ok:
+            self.refresh()
+        return outcome.ok
 
     # -- lifetime -------------------------------------------------------------------------------
-
-    @property
-    def polling(self) -> bool:
-        """True while the background poller runs."""
-        return self._poller is not None and self._poller.alive
-
-    def stop_polling(self) -> None:
-        """Stop the background poller (the panel stays usable; call refresh() yourself)."""
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
 
     def close(self) -> None:
         """Stop polling and close the widget and its children."""

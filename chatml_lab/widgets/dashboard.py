@@ -1,250 +1,44 @@
 """The session dashboard: filters, sorting, per-row controls, a new-session form and a chat area.
 
 Rows come from ``manager.rows(include_archived=True)`` (the same dicts as ``chatml list --json``),
-filtered and sorted by pure functions (:func:`filter_rows`, :func:`sort_rows`) so tests need no
-browser. A poller refreshes it in the background; slow actions (create, sync, archive) run on a
-worker thread so the kernel stays free. Errors show in a banner, never as a traceback.
+filtered and sorted by the pure functions of :mod:`chatml_lab.widgets.rows`. A poller refreshes it
+in the background; slow actions (create, sync, archive) run on a worker thread so the kernel stays
+free. Errors show in a banner (:meth:`Banner.guard <chatml_lab.widgets.banner.Banner.guard>`), never
+as a traceback.
 """
 
 from __future__ import annotations
 
-import html
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..errors import ChatMLError
 from ..models import Priority, TaskStatus
-from . import badges
-from .chat import ChatPanel, banner_html
-from .poller import Poller, Worker, close_tree
+from .banner import Banner
+from .chat import ChatPanel
+from .form import NewSessionForm
+from .poller import Polling, Worker, close_tree
+from .rows import COLUMNS, GRID_COLUMNS, Filters, SessionRow, filter_rows, sort_rows, summary_text
 
 if TYPE_CHECKING:
     from ..core.manager import ChatML
 
 ALL = "(all)"
 SORTS = ("priority", "updated", "name", "behind")
-COLUMNS = ("", "session", "workspace", "priority", "status", "agent", "drift", "PR", "cost", "")
-GRID_COLUMNS = "32px minmax(160px,2fr) minmax(80px,1fr) 110px 130px 90px 150px 80px 70px 250px"
 
 
-@dataclass(frozen=True)
-class Filters:
-    """What the dashboard shows. ``None`` means no filter on that field."""
-
-    workspace: str | None = None
-    status: str | None = None
-    priority: str | None = None
-    archived: bool = False
-    text: str = ""
-
-
-def filter_rows(rows: Iterable[dict[str, Any]], filters: Filters) -> list[dict[str, Any]]:
-    """Rows that pass the filters (archived rows only when ``filters.archived``)."""
-    needle = filters.text.strip().lower()
-    out = []
-    for row in rows:
-        if bool(row["archived"]) and not filters.archived:
-            continue
-        if filters.workspace and row["workspace"] != filters.workspace:
-            continue
-        if filters.status and row["task_status"] != filters.status:
-            continue
-        if filters.priority and row["priority"] != filters.priority:
-            continue
-        if needle and needle not in f"{row['name']} {row['branch']}".lower():
-            continue
-        out.append(row)
-    return out
-
-
-def sort_rows(rows: Iterable[dict[str, Any]], by: str = "priority") -> list[dict[str, Any]]:
-    """Pinned first, then by ``by``: priority (urgent first), updated (newest), name, behind (most)."""
-    rank = {p.value: p.rank for p in Priority}
-
-    def key(row: dict[str, Any]) -> tuple[Any, ...]:
-        recent = -float(row["updated_at"])
-        if by == "updated":
-            return (not row["pinned"], recent)
-        if by == "name":
-            return (not row["pinned"], str(row["name"]))
-        if by == "behind":
-            return (not row["pinned"], -(row["behind"] or 0), rank[str(row["priority"])])
-        return (not row["pinned"], rank[str(row["priority"])], recent)
-
-    return sorted(rows, key=key)
-
-
-def summary_text(rows: list[dict[str, Any]]) -> str:
-    """``5 sessions · 2 running · 1 waiting`` for the footer."""
-    states: dict[str, int] = {}
-    for row in rows:
-        states[str(row["agent_state"])] = states.get(str(row["agent_state"]), 0) + 1
-    parts = [f"{len(rows)} session{'s' if len(rows) != 1 else ''}"]
-    parts += [f"{states[s]} {s}" for s in ("running", "waiting", "crashed") if states.get(s)]
-    return " · ".join(parts)
-
-
-def _describe(field: str, value: Any) -> str:
+def _describe(field: str, value: object) -> str:
     if field == "pinned":
         return "pinned" if value else "unpinned"
     label = "status" if field == "task_status" else field
     return f"{label} {str(value).replace('_', ' ')}"
 
 
-def _cell(value: str) -> widgets.HTML:
-    return widgets.HTML(value, layout=widgets.Layout(margin="0", overflow="hidden"))
-
-
-class SessionRow:
-    """The widgets of one session's row; :meth:`update` sets them without firing their handlers."""
-
-    def __init__(self, dashboard: Dashboard, session_id: str) -> None:
-        self.id = session_id
-        self._dashboard = dashboard
-        self._updating = False
-        self.data: dict[str, Any] = {}
-        self.pin = widgets.ToggleButton(
-            description="\N{WHITE STAR}", tooltip="pin (pinned sessions sort first)",
-            layout=widgets.Layout(width="30px", padding="0"),
-        )  # fmt: skip
-        self.name = _cell("")
-        self.workspace = _cell("")
-        self.priority = widgets.Dropdown(
-            options=[p.value for p in Priority], layout=widgets.Layout(width="105px")
-        )
-        self.status = widgets.Dropdown(
-            options=[s.value for s in TaskStatus], layout=widgets.Layout(width="125px")
-        )
-        self.state = _cell("")
-        self.drift = _cell("")
-        self.pr = _cell("")
-        self.cost = _cell("")
-        small = widgets.Layout(width="auto", padding="0 6px")
-        self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
-        self.archive = widgets.Button(description="Archive", layout=small)
-        self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
-        self.actions = widgets.HBox([self.sync, self.archive, self.chat])
-        self.pin.observe(self._on_pin, "value")
-        self.priority.observe(self._on_priority, "value")
-        self.status.observe(self._on_status, "value")
-        self.sync.on_click(lambda _: dashboard.sync(self.id))
-        self.archive.on_click(lambda _: self._on_archive())
-        self.chat.on_click(lambda _: dashboard.open_chat(self.id))
-
-    @property
-    def cells(self) -> list[widgets.Widget]:
-        """The row's widgets in column order."""
-        return [self.pin, self.name, self.workspace, self.priority, self.status, self.state, self.drift,
-                self.pr, self.cost, self.actions]  # fmt: skip
-
-    def update(self, row: dict[str, Any]) -> None:
-        """Show ``row`` (a dict of ``manager.rows()``)."""
-        if row == self.data:
-            return
-        self.data = dict(row)
-        self._updating = True
-        try:
-            self.pin.value = bool(row["pinned"])
-            self.pin.button_style = "warning" if row["pinned"] else ""
-            # Plain Unicode rather than icon fonts: exported HTML has no Font Awesome.
-            self.pin.description = "\N{BLACK STAR}" if row["pinned"] else "\N{WHITE STAR}"
-            health = (
-                ""
-                if row["health"] == "ok"
-                else f'<div style="color:#c62828;font-size:11px">{html.escape(str(row["health"]))}</div>'
-            )
-            self.name.value = (
-                f'<div style="font-family:sans-serif;line-height:1.2"><b>{html.escape(str(row["name"]))}</b>'
-                f'<br><code style="font-size:11px;color:#78909c">{html.escape(str(row["branch"]))}</code>{health}</div>'
-            )
-            self.workspace.value = f'<span style="font-size:12px">{html.escape(str(row["workspace"]))}</span>'
-            self.priority.value = row["priority"]
-            self.status.value = row["task_status"]
-            self.state.value = badges.state_badge("archived" if row["archived"] else str(row["agent_state"]))
-            self.drift.value = badges.drift_bar(row["ahead"], row["behind"], width_px=70)
-            self.pr.value = badges.pr_badge(str(row["pr_status"]), row.get("pr_number"))
-            self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
-            archived = bool(row["archived"])
-            self.archive.description = "Restore" if archived else "Archive"
-            self.sync.disabled = archived
-            self.chat.disabled = False
-            self.priority.disabled = self.status.disabled = False
-        finally:
-            self._updating = False
-
-    def _on_pin(self, change: dict[str, Any]) -> None:
-        if not self._updating:
-            self._dashboard.update_session(self.id, pinned=bool(change["new"]))
-
-    def _on_priority(self, change: dict[str, Any]) -> None:
-        if not self._updating:
-            self._dashboard.update_session(self.id, priority=change["new"])
-
-    def _on_status(self, change: dict[str, Any]) -> None:
-        if not self._updating:
-            self._dashboard.update_session(self.id, task_status=change["new"])
-
-    def _on_archive(self) -> None:
-        if self.data.get("archived"):
-            self._dashboard.unarchive(self.id)
-        else:
-            self._dashboard.archive(self.id)
-
-
-class NewSessionForm(widgets.VBox):  # type: ignore[misc]
-    """Name, repository, prompt, agent and priority of a new session, and a Create button."""
-
-    def __init__(
-        self, on_create: Callable[[dict[str, Any]], None], default_repo: str | None, agent: str | None
-    ) -> None:
-        wide = widgets.Layout(width="320px")
-        self.name = widgets.Text(placeholder="generated when empty", description="Name", layout=wide)
-        self.repo = widgets.Text(
-            value=default_repo or "", placeholder="repository path or workspace name", description="Repository",
-            layout=widgets.Layout(width="520px"),
-        )  # fmt: skip
-        self.agent = widgets.Text(
-            value=agent or "",
-            placeholder="anthropic | claude-code | scripted",
-            description="Agent",
-            layout=wide,
-        )
-        self.priority = widgets.Dropdown(
-            options=[p.value for p in Priority], value="none", description="Priority"
-        )
-        self.prompt = widgets.Textarea(
-            placeholder="What should the agent do? (optional: starts the agent at once)", description="Prompt",
-            layout=widgets.Layout(width="520px", height="60px"),
-        )  # fmt: skip
-        self.create = widgets.Button(description="Create session", button_style="success")
-        self.create.on_click(lambda _: on_create(self.values()))
-        super().__init__(
-            [widgets.HBox([self.name, self.priority]), self.repo, self.agent, self.prompt, self.create],
-            layout=widgets.Layout(padding="6px"),
-        )
-
-    def values(self) -> dict[str, Any]:
-        """The form as ``new_session`` keyword arguments (empty fields left out)."""
-        values: dict[str, Any] = {
-            "name": self.name.value.strip() or None, "repo_or_workspace": self.repo.value.strip() or None,
-            "agent": self.agent.value.strip() or None, "priority": self.priority.value,
-            "prompt": self.prompt.value.strip() or None,
-        }  # fmt: skip
-        return {key: value for key, value in values.items() if value is not None}
-
-    def clear(self) -> None:
-        """Empty the name and prompt after a successful creation."""
-        self.name.value = ""
-        self.prompt.value = ""
-
-
-class Dashboard(widgets.VBox):  # type: ignore[misc]
+class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
     """Every session of a manager, live.
 
     ``refresh()`` re-reads the rows (a background poller calls it every ``refresh_interval`` s
@@ -277,7 +71,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self.title = widgets.HTML(
             '<div style="font-family:sans-serif;font-size:16px;font-weight:600">ChatML sessions</div>'
         )
-        self.banner = widgets.HTML()
+        self.banner = Banner()
         self.workspace_filter = widgets.Dropdown(options=[ALL], value=ALL, description="Workspace")
         self.status_filter = widgets.Dropdown(
             options=[ALL, *(s.value for s in TaskStatus)], value=ALL, description="Status"
@@ -342,10 +136,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             widgets.HTML(f'<b style="font-family:sans-serif;font-size:12px;color:#616161">{name}</b>')
             for name in COLUMNS
         ]
-        self._poller: Poller | None = None
         self.refresh()
         if autostart:
-            self._poller = Poller(refresh_interval, self._tick, name="chatml-dashboard").start()
+            self.start_polling(refresh_interval, self._tick, name="chatml-dashboard")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -363,10 +156,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     def refresh(self) -> None:
         """Re-read every session and redraw (safe from any thread)."""
         with self._lock:
-            try:
+            with self.banner.guard() as outcome:
                 rows = self.manager.rows(include_archived=True)
-            except ChatMLError as exc:
-                self._error(str(exc))
+            if not outcome.ok:
                 return
             self.rows = rows
             names = sorted({str(r["workspace"]) for r in rows})
@@ -419,10 +211,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         """Sync every visible live session (the fetch is throttled per workspace)."""
         for row in list(self.visible):
             if not row["archived"]:
-                try:
+                with self.banner.guard(prefix=f"{row['name']}: "):
                     self.manager.sync(str(row["id"]))
-                except ChatMLError as exc:
-                    self._error(f"{row['name']}: {exc}")
         self.refresh()
 
     # -- acting ---------------------------------------------------------------------------------
@@ -431,12 +221,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         """Run an action (on the worker when there is one); show its message or error, then refresh."""
 
         def job() -> None:
-            try:
-                message = action()
-            except ChatMLError as exc:
-                self._error(str(exc))
-            else:
-                self.banner.value = banner_html(message, "info") if message else ""
+            with self.banner.guard():
+                self.banner.info(action() or "")
             self.refresh()
 
         if self._worker is not None:
@@ -444,12 +230,21 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         else:
             job()
 
-    def update_session(self, session_id: str, **fields: Any) -> None:
-        """Change priority, status or pin of a session."""
+    def update_session(
+        self,
+        session_id: str,
+        *,
+        priority: str | None = None,
+        task_status: str | None = None,
+        pinned: bool | None = None,
+    ) -> None:
+        """Change priority, status or pin of a session (``None`` leaves a field as it is)."""
+        given = {"priority": priority, "task_status": task_status, "pinned": pinned}
+        changes = {key: value for key, value in given.items() if value is not None}
 
         def action() -> str:
-            rec = self.manager.update(session_id, **fields)
-            return f"{rec.name}: " + ", ".join(_describe(key, value) for key, value in fields.items())
+            rec = self.manager.update(session_id, priority=priority, task_status=task_status, pinned=pinned)
+            return f"{rec.name}: " + ", ".join(_describe(key, value) for key, value in changes.items())
 
         self._run(action)
 
@@ -487,9 +282,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
         def action() -> str:
             previous = self.manager.progress
-            self.manager.progress = lambda step: setattr(
-                self.banner, "value", banner_html(f"… {step}", "info")
-            )
+            self.manager.progress = lambda step: self.banner.info(f"… {step}")
             try:
                 session = self.manager.new_session(repo, **kwargs)
             finally:
@@ -512,9 +305,6 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
             self.chat_area.children = (self.chat,)
             return self.chat
 
-    def _error(self, message: str) -> None:
-        self.banner.value = banner_html(message)
-
     # -- lifetime -------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = 30.0) -> None:
@@ -522,16 +312,9 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         if self._worker is not None:
             self._worker.wait(timeout)
 
-    @property
-    def polling(self) -> bool:
-        """True while the background poller runs."""
-        return self._poller is not None and self._poller.alive
-
     def close(self) -> None:
         """Stop the poller, the worker and the open chat; close every widget."""
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
+        self.stop_polling()
         if self._worker is not None:
             self._worker.stop()
             self._worker = None

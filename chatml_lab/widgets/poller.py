@@ -3,7 +3,8 @@
 The database is the bus (DESIGN §3): widgets poll it at an interval from a daemon thread, so the
 kernel stays free to run cells (ipywidgets 8 accepts trait updates from threads). Slow actions
 (fetch, worktree creation, archive scripts) run on one worker thread per widget, in click order,
-for the same reason. Both stop when the widget is closed; :func:`stop_all` stops every one.
+for the same reason. Both stop when the widget is closed; :func:`stop_all` stops every one. :class:`Polling` gives a
+widget its poller's lifetime (``polling``, ``stop_polling``) in one place.
 """
 
 from __future__ import annotations
@@ -51,6 +52,28 @@ class Poller:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         _LIVE.discard(self)
+
+
+class Polling:
+    """Mixin of a widget refreshed in the background: start, query and stop its :class:`Poller`."""
+
+    _poller: Poller | None = None
+
+    def start_polling(self, interval: float, callback: Callable[[], None], name: str) -> None:
+        """Call ``callback`` every ``interval`` seconds until :meth:`stop_polling`."""
+        self.stop_polling()
+        self._poller = Poller(interval, callback, name=name).start()
+
+    @property
+    def polling(self) -> bool:
+        """True while the background poller runs."""
+        return self._poller is not None and self._poller.alive
+
+    def stop_polling(self) -> None:
+        """Stop the background poller (the widget stays usable; call ``refresh()`` yourself)."""
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
 
 
 class Worker:

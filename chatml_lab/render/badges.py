@@ -44,6 +44,9 @@ PR_COLORS: dict[str, tuple[str, str]] = {
     "closed": ("#ffffff", "#c62828"),
 }
 
+#: Colours of a value no table knows.
+UNKNOWN_COLORS = ("#424242", "#e0e0e0")
+
 AHEAD_COLOR = "#43a047"
 BEHIND_COLOR = "#e53935"
 PIN_MARK = "\N{PUSHPIN}"
@@ -54,9 +57,14 @@ _BADGE = (
 )
 
 
+def colors_of(colors: dict[str, tuple[str, str]], value: str) -> tuple[str, str]:
+    """(text colour, background) of ``value`` in a colour table; grey when the value is unknown."""
+    return colors.get(value, UNKNOWN_COLORS)
+
+
 def badge_css(colors: dict[str, tuple[str, str]], value: str) -> str:
     """Inline CSS of a badge for ``value`` in a colour table (grey when unknown)."""
-    fg, bg = colors.get(value, ("#424242", "#e0e0e0"))
+    fg, bg = colors_of(colors, value)
     return _BADGE.format(fg=fg, bg=bg)
 
 
@@ -85,6 +93,15 @@ def pr_badge(status: str, number: int | None = None) -> str:
     """Badge of a PR status (``#12 open``)."""
     label = f"#{number} {status}" if number and status != "none" else status
     return badge(PR_COLORS, status, label)
+
+
+def scripted_badge(label: str) -> str:
+    """The orange label on output replayed from a script, so it is never taken for a model's."""
+    return (
+        '<span title="replayed from a script, not written by a model" style="display:inline-block;'
+        "padding:0 6px;margin-left:6px;border-radius:8px;background:#fff3e0;color:#e65100;"
+        f'border:1px solid #ffb74d;font-size:11px">{html.escape(label)}</span>'
+    )
 
 
 def drift_bar(ahead: int | None, behind: int | None, scale: int = 10, width_px: int = 80) -> str:

@@ -1,0 +1,108 @@
+"""The ``chatml`` parser and entry point: commands are indexed here, defined in their group's module.
+
+:data:`COMMANDS` names every command, its group module and its one-line help; the module is
+imported and asked for the command's arguments only when that command runs, so ``chatml list``
+loads neither the demo, the doctor nor the agent commands. Errors are translated here, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from ..errors import ChatMLError
+
+if TYPE_CHECKING:
+    from ..core.manager import ChatML
+
+#: command → (module of :mod:`chatml_lab.cli` that defines it, help shown by ``chatml --help``).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "workspace": ("workspaces", "add, list or remove repositories"),
+    "new": ("sessions", "create a session"),
+    "list": ("sessions", "the session table"),
+    "show": ("sessions", "details of one session"),
+    "unarchive": ("sessions", "recreate an archived session's worktree"),
+    "archive": ("sessions", "snapshot work, remove the worktree, keep the branch"),
+    "delete": ("sessions", "delete a session (refuses when work would be lost)"),
+    "set": ("sessions", "change priority, status, pin or name"),
+    "sync": ("sessions", "fetch and count ahead/behind origin's default branch"),
+    "gc": ("housekeeping", "find (and clean) orphan worktrees and stale snapshot refs"),
+    "du": ("housekeeping", "disk use per session"),
+    "settings": ("settings", "show or change settings"),
+    "demo": ("demo", "three scripted agents edit a sample repository in parallel (no key)"),
+    "doctor": ("doctor", "what is installed and configured"),
+    "send": ("agents", "send a message to a session's agent"),
+    "log": ("agents", "print a session's event log"),
+    "approve": ("agents", "approve a pending tool request"),
+    "deny": ("agents", "deny a pending tool request"),
+    "stop": ("agents", "stop the agent"),
+    "interrupt": ("agents", "interrupt the current turn"),
+}
+
+
+def progress(message: str) -> None:
+    """The manager's progress sink: steps for people watching a terminal, warnings for everyone."""
+    if sys.stderr.isatty() or message.startswith("warning:"):
+        print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def _manager() -> ChatML:
+    from ..core.manager import ChatML
+
+    return ChatML(progress=progress)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors read like every other error: one line, exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"chatml: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The argparse tree of ``chatml``, with the arguments of ``commands`` (default: every command).
+
+    Every command is listed (``chatml --help`` shows them all); a command's arguments come from its
+    group module, imported here only for the commands asked for.
+    """
+    parser = _Parser(prog="chatml", description="Parallel coding agents in git worktree sessions.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, text) in COMMANDS.items():
+        child = sub.add_parser(name, help=text)
+        if commands is None or name in commands:
+            importlib.import_module(f"{__package__}.{module}").add_arguments(name, child)
+    return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    # `chatml` has no option that takes a value, so the first word that is not an option is the command.
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``chatml``."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = _command(words)
+    parser = build_parser([command] if command in COMMANDS else [])
+    args = parser.parse_args(words)
+    if getattr(args, "repo", None) is not None:
+        args.repo = str(Path(args.repo).expanduser())
+    try:
+        if getattr(args, "standalone", None) is not None:
+            # The demo works in temp dirs of its own: it must not open (or create) the user's store.
+            return int(args.standalone(args))
+        cm = _manager()
+        try:
+            return int(args.func(cm, args))
+        finally:
+            cm.close()
+    except ChatMLError as exc:
+        print(f"chatml: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("chatml: interrupted", file=sys.stderr)
+        return 130
