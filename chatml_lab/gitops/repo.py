@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
-from filelock import FileLock
 
 from ..errors import (
     BareRepositoryError,
@@ -28,6 +28,9 @@ from ..errors import (
     PullRequestNotFoundError,
     RefNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 # Snapshot commits live on private refs; a fixed identity keeps them working where none is configured.
 _SNAPSHOT_IDENTITY = {
@@ -125,6 +128,8 @@ class GitRepo:
         with _LOCKS_GUARD:
             pair = _LOCKS.get(str(self.common_dir))
             if pair is None:
+                from filelock import FileLock  # here: commands that only read never pay its import
+
                 pair = threading.RLock(), FileLock(self.lock_path)
                 _LOCKS[str(self.common_dir)] = pair
         thread_lock, file_lock = pair
