@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 from .errors import InvalidArgumentError
 
@@ -172,6 +172,42 @@ class SessionRecord:
     drift_checked_at: float | None = None
     health: str = "ok"
     agent_options: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionChanges(TypedDict, total=False):
+    """Columns of a session row that may change after creation, with the types the store accepts.
+
+    Enum columns take the member or its value (both are ``str``); flags take a bool or 0/1.
+    """
+
+    name: str
+    branch: str
+    worktree_path: Path
+    base_ref: str
+    base_commit: str
+    updated_at: float
+    priority: str
+    task_status: str
+    pinned: bool | int
+    archived: bool | int
+    archive_summary: str | None
+    archive_summary_state: str
+    snapshot_ref: str | None
+    pr_status: str
+    pr_number: int | None
+    pr_url: str | None
+    auto_named: bool | int
+    agent_backend: str | None
+    model: str | None
+    permission_mode: str
+    cost_usd: float | None
+    input_tokens: int
+    output_tokens: int
+    ahead: int | None
+    behind: int | None
+    drift_checked_at: float | None
+    health: str
+    agent_options: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,6 @@ LAYER = {
     "core": 2,
     "cli": 3, "ipython": 3, "widgets": 3, "server": 3, "reports": 3, "demo": 3, "doctor": 3, "render": 3,
 }  # fmt: skip
-# Modules outside storage/ that still import sqlite3, each waiting for a named store method.
-# core/manager.py catches sqlite3.IntegrityError on add_workspace: Store.insert_workspace replaces it.
-SQLITE_PENDING = {"core/manager.py"}
 # ``ChatML.table()`` stays on the facade for users; the DataFrame is built by the reports layer, reached
 # lazily from this one module so that the core never imports pandas.
 ALLOWED_UPWARD = {("core/table.py", "reports")}
@@ -91,7 +88,7 @@ def test_only_storage_touches_sqlite() -> None:
         for module in PACKAGE.rglob("*.py")
         if _top(module) != "storage" and _imports_sqlite(module)
     }
-    assert users <= SQLITE_PENDING, f"sqlite3 outside storage/: {sorted(users - SQLITE_PENDING)}"
+    assert users == set(), f"sqlite3 outside storage/: {sorted(users)}"
 
 
 def test_core_cli_and_runner_import_no_jupyter() -> None:

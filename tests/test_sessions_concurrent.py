@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,30 @@ def test_two_repositories_share_the_port_space(cm: ChatML, repo: Path, origin: P
         listed = git(path, "worktree", "list", "--porcelain")
         assert all(f"worktree {r.worktree_path}\n" in listed for r in mine)
         assert len(git(path, "for-each-ref", "refs/heads/chatml/").splitlines()) == 6
+
+
+def test_a_failed_insert_rolls_back_without_deadlock(cm: ChatML, repo: Path, tmp_path: Path) -> None:
+    """Issue 8: when the row could not be written, the rollback re-took the repository lock that
+    the creation held and every process on the repository hung. Now it exits with one line,
+    leaves no worktree, branch, directory or row, and the next creation works."""
+    cm.add_workspace(repo)
+    with sqlite3.connect(cm.store.path) as db:  # a real SQLite failure, as a full disk would give
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )
+    chatml = Path(sys.executable).parent / "chatml"
+    result = subprocess.run(
+        [str(chatml), "new", "doomed", "--repo", str(repo)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("chatml: error: could not record session 'doomed'")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert cm.store.sessions(include_archived=True) == []
+    assert git(repo, "for-each-ref", "refs/heads/chatml/").strip() == ""
+    assert "doomed" not in git(repo, "worktree", "list", "--porcelain")
+    assert not (cm.workspaces_dir / cm.workspaces()[0].name / "doomed").exists()
+    with sqlite3.connect(cm.store.path) as db:
+        db.execute("DROP TRIGGER refuse")
+    assert cm.new_session(repo, name="doomed").name == "doomed"  # the lock was let go
+    assert_consistent(cm, repo, 1)

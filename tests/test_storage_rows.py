@@ -64,16 +64,17 @@ def test_create_session_takes_the_next_free_port_block_with_its_task_conversatio
     cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
     ws = cm.add_workspace(repo)
-    first = cm.store.create_session(_record(ws.id, tmp_path, "one"), port_start=50000, port_block=10)
-    second = cm.store.create_session(_record(ws.id, tmp_path, "two"), port_start=50000, port_block=10)
+    first, _ = cm.store.create_session(_record(ws.id, tmp_path, "one"), port_start=50000, port_block=10)
+    second, _ = cm.store.create_session(_record(ws.id, tmp_path, "two"), port_start=50000, port_block=10)
     assert (first.port_base, second.port_base) == (50000, 50010)
     assert cm.store.session(second.id) == second  # stored as returned
     assert [c.title for c in cm.store.conversations(first.id)] == ["Task"]
     clash = _record(ws.id, tmp_path, "one")  # the name is taken: nothing of it is written
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StorageError):
         cm.store.create_session(clash, port_start=50000, port_block=10)
     assert cm.store.conversations(clash.id) == [] and cm.store.session(clash.id) is None
-    assert cm.store.insert_workspace(ws) is False  # same name and path: nothing written
+    with pytest.raises(WorkspaceExistsError):  # same name and path: nothing written
+        cm.store.add_workspace(ws)
     assert len(cm.store.workspaces()) == 1
 
 

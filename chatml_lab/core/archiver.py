@@ -9,7 +9,8 @@ forced, and a forced delete still keeps a ref until an explicit :meth:`ChatML.gc
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from ..errors import (
     GitError,
@@ -21,26 +22,49 @@ from ..errors import (
 from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import SessionRecord, SummaryState
+from ..storage.store import Store
+from .records import Records, TaskConversations
+from .scripts import ScriptRunner
 from .summary import fallback_summary
+from .workspaces import Workspaces
 from .worktrees import copy_included, included_work, read_head
-
-if TYPE_CHECKING:
-    from .manager import ChatML
 
 SNAPSHOT_NS = "refs/chatml/snapshots"
 
 
-class Archiver:
-    """Archive, restore and delete the sessions of one manager."""
+class AgentGate(TaskConversations, Protocol):
+    """What archive and delete ask of the agents: a session's task conversation, and quiet."""
 
-    def __init__(self, cm: ChatML) -> None:
-        self.cm = cm
+    def quiesce(self, session_id: str, force: bool, action: str) -> None:
+        """Make sure no runner works in the session's worktree; a working one refuses ``action``
+        unless ``force``, which stops it."""
+        ...
+
+
+class Archiver:
+    """Archive, restore and delete sessions."""
+
+    def __init__(
+        self,
+        store: Store,
+        records: Records,
+        workspaces: Workspaces,
+        agents: AgentGate,
+        script_runner: ScriptRunner,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.records = records
+        self.workspaces = workspaces
+        self.agents = agents
+        self.scripts = script_runner
+        self.progress = progress
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
-        rec, ws, repo = self.cm.live(session_id, "archive it again")
-        self.cm.agents.quiesce(rec.id, force=force, action="archive")
-        task = self.cm.agents.conversation(rec.id).id
+        rec, ws, repo = self.records.live(session_id, "archive it again")
+        self.agents.quiesce(rec.id, force=force, action="archive")
+        task = self.agents.conversation(rec.id).id
         snapshot_ref = None
         if read_head(rec.worktree_path) is not None:
             busy = repo.operation_in_progress(rec.worktree_path)
@@ -48,7 +72,7 @@ class Archiver:
                 raise WorkWouldBeLostError(
                     f"a {busy} is in progress in session {rec.name!r}: finish or abort it, then archive"
                 )
-            failed = self.cm.run_scripts("archive", rec, ws, task, stop_at_failure=not force)
+            failed = self.scripts.run("archive", rec, ws, task, stop_at_failure=not force)
             if failed is not None and not force:
                 raise SessionError(
                     f"archive script {failed.script.name!r} exited {failed.exit_code}: fix it or archive with force"
@@ -63,32 +87,30 @@ class Archiver:
                 repo.remove_worktree(rec.worktree_path)
         else:
             summary = fallback_summary(repo, rec, None)
-        self.cm.store.update_session(
+        self.store.update_session(
             rec.id, archived=1, snapshot_ref=snapshot_ref, archive_summary=summary,
             archive_summary_state=SummaryState.GENERATING.value, ahead=None, behind=None, health="ok",
         )  # fmt: skip
         self._write_summary(rec.id, summary, task)
-        return self.cm.record(rec.id)
+        return self.records.get(rec.id)
 
     def _write_summary(self, session_id: str, facts: str, conversation: str) -> None:
         """The archive summary: a model's when a key is configured, else the facts from git."""
         from ..agents.helpers import api_configured, summarize_session
         from .summary import transcript_text
 
-        self.cm.progress("writing the archive summary")
-        text, source = summarize_session(transcript_text(self.cm.store, session_id), facts)
+        self.progress("writing the archive summary")
+        text, source = summarize_session(transcript_text(self.store, session_id), facts)
         state = SummaryState.FAILED if source != "model" and api_configured() else SummaryState.COMPLETED
-        self.cm.store.update_session(session_id, archive_summary=text, archive_summary_state=state.value)
-        self.cm.store.append_event(
-            conversation, EventType.ARCHIVE_SUMMARY, {"summary": text, "source": source}
-        )
+        self.store.update_session(session_id, archive_summary=text, archive_summary_state=state.value)
+        self.store.append_event(conversation, EventType.ARCHIVE_SUMMARY, {"summary": text, "source": source})
 
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
-        rec = self.cm.record(session_id)
+        rec = self.records.get(session_id)
         if not rec.archived:
             raise SessionNotArchivedError(f"session {rec.name!r} is not archived")
-        ws = self.cm.workspace(rec.workspace_id)
+        ws = self.workspaces.get(rec.workspace_id)
         repo = GitRepo(ws.path)
         path = rec.worktree_path
         if path.exists() and any(path.iterdir()):
@@ -118,8 +140,8 @@ class Archiver:
             except BaseException:
                 repo.remove_worktree(path)
                 raise
-        self.cm.store.update_session(rec.id, archived=0, snapshot_ref=None, health="ok")
-        return self.cm.reconcile(self.cm.record(rec.id))
+        self.store.update_session(rec.id, archived=0, snapshot_ref=None, health="ok")
+        return self.records.reconcile(self.records.get(rec.id))
 
     def at_risk(self, rec: SessionRecord, repo: GitRepo) -> list[str]:
         """What deleting the session would lose: uncommitted files, unique commits, a snapshot."""
@@ -128,7 +150,7 @@ class Archiver:
             changed = len(repo.status_porcelain(rec.worktree_path).splitlines())
             if changed:
                 risks.append(f"{changed} uncommitted file(s)")
-            ws = self.cm.store.workspace(rec.workspace_id)
+            ws = self.store.workspace(rec.workspace_id)
             included = included_work(repo, ws.path, rec.worktree_path) if ws else []
             if included:
                 risks.append(f"{len(included)} changed file(s) named in .worktreeinclude")
@@ -146,10 +168,10 @@ class Archiver:
         With ``force``, the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
         :meth:`gc` removes it. Returns that ref (or None when nothing needed keeping).
         """
-        rec = self.cm.reconcile(self.cm.record(session_id))  # a worktree moved by hand: look there
-        ws = self.cm.workspace(rec.workspace_id)
+        rec = self.records.reconcile(self.records.get(session_id))  # a worktree moved by hand: look there
+        ws = self.workspaces.get(rec.workspace_id)
         repo = GitRepo(ws.path)
-        self.cm.agents.quiesce(rec.id, force=force, action="delete")
+        self.agents.quiesce(rec.id, force=force, action="delete")
         risks = self.at_risk(rec, repo)
         if risks and not force:
             raise WorkWouldBeLostError(
@@ -178,5 +200,5 @@ class Archiver:
                 repo.delete_ref(rec.snapshot_ref)
             if repo.branch_exists(rec.branch):
                 repo.delete_branch(rec.branch)
-        self.cm.store.delete_session(rec.id)
+        self.store.delete_session(rec.id)
         return kept

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import GitError
 from ..gitops.repo import GitRepo
 from ..models import GcReport, SummaryState
+from ..storage.store import Store
 from .archiver import SNAPSHOT_NS
+from .records import Records
+from .settings import Settings
+from .workspaces import Workspaces
 from .worktrees import read_head
-
-if TYPE_CHECKING:
-    from .manager import ChatML
 
 
 def _is_under(path: Path, base: Path) -> bool:
@@ -27,23 +27,26 @@ def _is_under(path: Path, base: Path) -> bool:
 class Collector:
     """Reports, and unless a dry run cleans, what no session accounts for."""
 
-    def __init__(self, cm: ChatML) -> None:
-        self.cm = cm
+    def __init__(self, store: Store, records: Records, workspaces: Workspaces, settings: Settings) -> None:
+        self.store = store
+        self.records = records
+        self.workspaces = workspaces
+        self.settings = settings
 
     def gc(self, dry_run: bool = True) -> GcReport:
         """Find orphan worktrees, missing worktrees and stale snapshot refs; clean them unless dry."""
         report = GcReport(dry_run=dry_run)
-        known_ids = {s.id for s in self.cm.store.sessions(include_archived=True)}
-        for ws in self.cm.workspaces():
+        known_ids = {s.id for s in self.store.sessions(include_archived=True)}
+        for ws in self.workspaces.all():
             try:
                 repo = GitRepo(ws.path)
             except GitError as exc:
                 report.actions.append(f"skipped workspace {ws.name}: {exc}")
                 continue
-            records = self.cm.store.sessions(include_archived=True, workspace_id=ws.id)
+            records = self.store.sessions(include_archived=True, workspace_id=ws.id)
             # git records real paths; a record may name the same place through a symlink.
             paths = {rec.worktree_path.resolve() for rec in records}
-            base = self.cm.workspaces_dir / ws.name
+            base = self.settings.workspaces_dir / ws.name
             for entry in repo.worktrees()[1:]:
                 if entry.path.resolve() in paths:
                     continue
@@ -60,13 +63,13 @@ class Collector:
             for rec in records:
                 if rec.archived:
                     continue
-                rec = self.cm.reconcile(rec)
+                rec = self.records.reconcile(rec)
                 if read_head(rec.worktree_path) is None:
                     report.missing_worktrees.append(rec.name)
                     if not dry_run:
                         with repo.lock():
                             repo.run("worktree", "prune")
-                        self.cm.store.update_session(
+                        self.store.update_session(
                             rec.id, archived=1, health="ok", archive_summary_state=SummaryState.COMPLETED.value,
                             archive_summary="Worktree was deleted by hand; the branch is kept. Unarchive to recreate it.",
                         )  # fmt: skip

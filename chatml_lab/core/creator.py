@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..config import Config
 from ..errors import ConfigError, InvalidArgumentError, InvalidNameError, SessionExistsError
 from ..events import EventType
 from ..gitops.repo import GitRepo
-from ..models import ConversationKind, PermissionMode, Priority, SessionRecord, Workspace
-from ..storage.store import new_id
+from ..models import PermissionMode, Priority, SessionRecord, Workspace
+from ..storage.store import Store, new_id
 from . import naming, scripts
+from .scripts import ScriptRunner
+from .settings import Settings, check_writable
+from .workspaces import Workspaces
 from .worktrees import copy_included
-
-if TYPE_CHECKING:
-    from .manager import ChatML
-    from .session import Session
 
 MAX_NAME_ATTEMPTS = 12
 
@@ -32,45 +33,105 @@ def join_branch(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
+@dataclass(frozen=True)
+class NewSession:
+    """What :meth:`ChatML.new_session` was asked to make (see it for each field's meaning)."""
+
+    workspace: Workspace | str | Path | None = None
+    name: str | None = None
+    prompt: str | None = None
+    base: str | None = None
+    priority: Priority | str | None = None
+    from_pr: int | None = None
+    agent: str | None = None
+    model: str | None = None
+    permission_mode: PermissionMode | str | None = None
+    agent_options: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A request checked and resolved against its workspace; nothing is made yet."""
+
+    ws: Workspace
+    base_dir: Path
+    prefix: str
+    wanted: str | None
+    base_ref: str
+    start: str
+    priority: Priority
+    mode: PermissionMode
+    agent: str | None
+    agent_options: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
 class Creator:
-    """Makes new sessions for one manager."""
+    """Makes new sessions: worktree, branch, row and task conversation, or none of them."""
 
-    def __init__(self, cm: ChatML) -> None:
-        self.cm = cm
-
-    def create(
+    def __init__(
         self,
-        repo_or_workspace: Workspace | str | Path | None = None,
-        name: str | None = None,
-        prompt: str | None = None,
-        base: str | None = None,
-        priority: Priority | str | None = None,
-        from_pr: int | None = None,
-        agent: str | None = None,
-        model: str | None = None,
-        permission_mode: PermissionMode | str | None = None,
-        agent_options: dict[str, Any] | None = None,
-    ) -> Session:
-        """Create a session (see :meth:`ChatML.new_session`)."""
+        store: Store,
+        config: Config,
+        settings: Settings,
+        workspaces: Workspaces,
+        script_runner: ScriptRunner,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.settings = settings
+        self.workspaces = workspaces
+        self.scripts = script_runner
+        self.progress = progress
+
+    def create(self, request: NewSession) -> SessionRecord:
+        """Create a session (see :meth:`ChatML.new_session`); the caller sends the prompt."""
+        plan = self._plan(request)
+        repo = GitRepo(plan.ws.path)
+        self.progress("creating worktree")
+        with repo.lock():
+            rec, task = self._create_locked(repo, plan, request)
+        try:
+            for warning in plan.warnings:
+                self.store.append_event(task, EventType.NOTICE, {"message": warning})
+            copy_included(repo, plan.ws.path, rec.worktree_path)
+        except BaseException:
+            self._rollback_create(repo, rec)
+            raise
+        failed = self.scripts.run("setup", rec, plan.ws, task)
+        if failed is not None:  # kept, not rolled back: the user needs the worktree to see why
+            self.store.append_event(task, EventType.ERROR, {
+                "message": f"setup script {failed.script.name!r} exited {failed.exit_code}; later scripts skipped"
+            })  # fmt: skip
+            self.store.update_session(rec.id, health=f"setup script {failed.script.name} failed")
+        return rec
+
+    def _plan(self, request: NewSession) -> _Plan:
+        """Check everything that can be checked before anything is made, then fetch."""
+        agent, options = request.agent, dict(request.agent_options or {})
         if agent is not None and agent.startswith("scripted:"):
             agent, script = "scripted", agent.split(":", 1)[1]
-            agent_options = {**(agent_options or {}), "script": str(Path(script).expanduser().resolve())}
-        if agent is not None or prompt:
+            options["script"] = str(Path(script).expanduser().resolve())
+        if agent is not None or request.prompt:
             from ..agents.context import resolve_agent
 
             agent = resolve_agent(agent)
-        ws = self.cm._resolve_workspace(repo_or_workspace)
+        ws = self.workspaces.resolve(request.workspace)
         repo = GitRepo(ws.path)
-        prio = Priority.parse(priority) if priority is not None else Priority.NONE
+        prio = Priority.parse(request.priority) if request.priority is not None else Priority.NONE
         mode = (
-            PermissionMode.parse(permission_mode) if permission_mode is not None else PermissionMode.DEFAULT
+            PermissionMode.parse(request.permission_mode)
+            if request.permission_mode is not None
+            else PermissionMode.DEFAULT
         )
+        from_pr, base = request.from_pr, request.base
         if from_pr is not None and base is not None:
             raise InvalidArgumentError("give either --from-pr or --base, not both")
-        wanted = naming.slugify(name) if name is not None else None
+        wanted = naming.slugify(request.name) if request.name is not None else None
         if wanted is None and from_pr is not None:
             wanted = f"pr-{from_pr}"
-        prefix = self.cm._prefix(ws)
+        prefix = self.settings.prefix_for(ws)
         if prefix and not naming.valid_prefix(prefix):  # stored by hand or by an older version
             raise ConfigError(
                 f"branch prefix {prefix!r} is not valid in a git branch name:"
@@ -80,9 +141,9 @@ class Creator:
             raise InvalidNameError(
                 f"git refuses {join_branch(prefix, wanted)!r} as a branch name: choose another"
             )
-        base_dir = self.cm.workspaces_dir / ws.name
+        workspaces_dir = self.settings.workspaces_dir
         # Probe the base dir, not <base>/<workspace>: a call that fails later must leave no directory.
-        self.cm._check_writable(self.cm.workspaces_dir)
+        check_writable(workspaces_dir)
         scripts.load_scripts(ws.path, "setup")  # a broken .chatml/config.json fails before anything is made
         warnings: list[str] = []
         if from_pr is not None:
@@ -90,61 +151,29 @@ class Creator:
                 raise InvalidArgumentError(f"workspace {ws.name!r} has no remote to fetch pull requests from")
             if from_pr <= 0:
                 raise InvalidArgumentError(f"pull request number must be positive, not {from_pr}")
-            self.cm.progress(f"fetching pull request #{from_pr}")
-            start = repo.fetch_pull_request(ws.remote, from_pr, self.cm.config.fetch_timeout)
+            self.progress(f"fetching pull request #{from_pr}")
+            start = repo.fetch_pull_request(ws.remote, from_pr, self.config.fetch_timeout)
             base_ref = f"pull/{from_pr}/head"
         else:
-            fetch_error = self.cm._fetch(repo, ws)
+            fetch_error = self.workspaces.fetch(repo, ws)
             if fetch_error:
                 warnings.append(f"fetch failed, using local refs ({fetch_error})")
-            base_ref = base or self.cm._upstream(repo, ws)
+            base_ref = base or self.workspaces.upstream(repo, ws)
             start = repo.require(base_ref)
-        self.cm.progress("creating worktree")
-        with repo.lock():
-            rec = self._create_locked(
-                repo, ws, base_dir, prefix, wanted, base_ref, start, prio, mode, agent, model, from_pr,
-                agent_options or {},
-            )  # fmt: skip
-        try:
-            task = self.cm.agents.conversation(rec.id).id
-            for warning in warnings:
-                self.cm.store.append_event(task, EventType.NOTICE, {"message": warning})
-            copy_included(repo, ws.path, rec.worktree_path)
-        except BaseException:
-            self._rollback_create(repo, rec)
-            raise
-        failed = self.cm.run_scripts("setup", rec, ws, task)
-        if failed is not None:  # kept, not rolled back: the user needs the worktree to see why
-            self.cm.store.append_event(task, EventType.ERROR, {
-                "message": f"setup script {failed.script.name!r} exited {failed.exit_code}; later scripts skipped"
-            })  # fmt: skip
-            self.cm.store.update_session(rec.id, health=f"setup script {failed.script.name} failed")
-        session = self.cm._handle(rec.id)
-        if prompt:
-            session.send(prompt)
-        return session
+        return _Plan(
+            ws=ws, base_dir=workspaces_dir / ws.name, prefix=prefix, wanted=wanted, base_ref=base_ref,
+            start=start, priority=prio, mode=mode, agent=agent, agent_options=options,
+            warnings=tuple(warnings),
+        )  # fmt: skip
 
-    def _create_locked(
-        self,
-        repo: GitRepo,
-        ws: Workspace,
-        base_dir: Path,
-        prefix: str,
-        wanted: str | None,
-        base_ref: str,
-        start: str,
-        prio: Priority,
-        mode: PermissionMode,
-        agent: str | None,
-        model: str | None,
-        from_pr: int | None,
-        agent_options: dict[str, Any],
-    ) -> SessionRecord:
-        taken = {s.name for s in self.cm.store.sessions(include_archived=True, workspace_id=ws.id)}
+    def _create_locked(self, repo: GitRepo, plan: _Plan, request: NewSession) -> tuple[SessionRecord, str]:
+        """Pick a free name, make worktree and branch, store row and task conversation."""
+        ws, wanted = plan.ws, plan.wanted
+        taken = {s.name for s in self.store.sessions(include_archived=True, workspace_id=ws.id)}
         for attempt in range(MAX_NAME_ATTEMPTS):
             name = wanted or naming.generated_name(attempt)
-            branch = join_branch(prefix, name)
-            path = base_dir / name
+            branch = join_branch(plan.prefix, name)
+            path = plan.base_dir / name
             clash = name in taken or repo.branch_exists(branch) or path.exists()
             if clash and wanted:
                 raise SessionExistsError(
@@ -155,26 +184,20 @@ class Creator:
                 break
         else:
             raise SessionExistsError(f"no free generated name after {MAX_NAME_ATTEMPTS} tries: give a name")
-        repo.add_worktree(path, branch, start)
+        repo.add_worktree(path, branch, plan.start)
         now = time.time()
         rec = SessionRecord(
             id=new_id(), workspace_id=ws.id, name=name, branch=branch, worktree_path=path,
-            base_ref=base_ref, base_commit=start, created_at=now, updated_at=now, priority=prio,
-            agent_backend=agent, model=model, permission_mode=mode, pr_number=from_pr,
-            auto_named=wanted is not None, agent_options=agent_options,
+            base_ref=plan.base_ref, base_commit=plan.start, created_at=now, updated_at=now,
+            priority=plan.priority, agent_backend=plan.agent, model=request.model,
+            permission_mode=plan.mode, pr_number=request.from_pr, auto_named=wanted is not None,
+            agent_options=plan.agent_options,
         )  # fmt: skip
         try:
-            with self.cm.store.transaction() as conn:
-                port = self.cm.store.free_port_base(
-                    conn, self.cm.config.port_start, self.cm.config.port_block
-                )
-                rec = replace(rec, port_base=port)
-                self.cm.store.insert_session(conn, rec)
-                self.cm.store.insert_conversation(conn, rec.id, ConversationKind.TASK, "Task")
+            return self.store.create_session(rec, self.config.port_start, self.config.port_block)
         except BaseException:
-            self._undo_git(repo, path, branch)
+            self._undo_git(repo, path, branch)  # the lock is re-entrant: taking it again is safe
             raise
-        return rec
 
     def _undo_git(self, repo: GitRepo, path: Path, branch: str) -> None:
         with repo.lock():
@@ -187,5 +210,5 @@ class Creator:
             shutil.rmtree(path, ignore_errors=True)
 
     def _rollback_create(self, repo: GitRepo, rec: SessionRecord) -> None:
-        self.cm.store.delete_session(rec.id)
+        self.store.delete_session(rec.id)
         self._undo_git(repo, rec.worktree_path, rec.branch)

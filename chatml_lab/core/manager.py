@@ -6,43 +6,39 @@ Git work goes through :mod:`chatml_lab.gitops`, rows through :mod:`chatml_lab.st
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import DEFAULT_BRANCH_PREFIX, Config, default_data_dir
+from ..config import Config, default_data_dir
 from ..errors import (
     AmbiguousSessionError,
-    ConfigError,
     GitError,
-    InvalidArgumentError,
     InvalidNameError,
-    NotARepositoryError,
     SessionArchivedError,
     SessionExistsError,
     SessionNotFoundError,
-    WorkspaceExistsError,
-    WorkspaceNotFoundError,
-    WorkWouldBeLostError,
 )
-from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import (
     GcReport,
     PermissionMode,
     Priority,
+    SessionChanges,
     SessionRecord,
     TaskStatus,
     Workspace,
 )
-from ..storage.store import Store, new_id
-from . import naming, scripts
+from ..storage.store import Store
+from . import naming
 from .archiver import Archiver
 from .collector import Collector
-from .creator import Creator
+from .creator import Creator, NewSession
+from .records import Records
+from .scripts import ScriptRunner
+from .settings import Settings
+from .workspaces import Workspaces
 from .worktrees import disk_usage, read_head
 
 if TYPE_CHECKING:
@@ -51,8 +47,6 @@ if TYPE_CHECKING:
     from .session import Session
 
 Progress = Callable[[str], None]
-
-SETTING_KEYS = ("workspaces_dir", "branch_prefix")
 
 
 def _quiet(_: str) -> None:
@@ -63,6 +57,8 @@ class ChatML:
     """Workspaces and sessions: create, list, update, sync, archive, restore, delete, collect.
 
     ``ChatML()`` uses ``$CHATML_DATA_DIR`` or the platform data dir; pass ``data_dir`` to choose.
+    The work is done by small collaborators that each get only what they use: settings,
+    workspaces, records (reconciled with git), creator, archiver, collector and the agents.
     """
 
     def __init__(
@@ -79,8 +75,18 @@ class ChatML:
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
-        self.archiver = Archiver(self)
+        report = self._report  # collaborators keep this, so a UI may swap ``progress`` at any time
+        self._settings = Settings(self.store, self.data_dir)
+        self._workspaces = Workspaces(self.store, self.config, report)
+        self.records = Records(self.store, self._workspaces, self.agents)
+        scripts = ScriptRunner(self.store, self.config.script_timeout, report)
+        self.creator = Creator(self.store, self.config, self._settings, self._workspaces, scripts, report)
+        self.archiver = Archiver(self.store, self.records, self._workspaces, self.agents, scripts, report)
+        self.collector = Collector(self.store, self.records, self._workspaces, self._settings)
         self.agents.reconcile()
+
+    def _report(self, step: str) -> None:
+        self.progress(step)
 
     def close(self) -> None:
         """Close the store."""
@@ -97,161 +103,38 @@ class ChatML:
     @property
     def workspaces_dir(self) -> Path:
         """Base directory of worktrees: ``$CHATML_WORKSPACES_DIR``, the setting, or ``<data>/workspaces``."""
-        env = os.environ.get("CHATML_WORKSPACES_DIR")
-        stored = self.store.setting("workspaces_dir")
-        return Path(env or stored or self.data_dir / "workspaces").expanduser().absolute()
+        return self._settings.workspaces_dir
 
     @property
     def branch_prefix(self) -> str:
         """Global branch prefix (``""`` means none)."""
-        stored = self.store.setting("branch_prefix")
-        return DEFAULT_BRANCH_PREFIX if stored is None else stored
+        return self._settings.branch_prefix
 
     def settings(self) -> dict[str, str]:
         """Effective settings and where the data lives."""
-        return {
-            "data_dir": str(self.data_dir),
-            "workspaces_dir": str(self.workspaces_dir),
-            "branch_prefix": self.branch_prefix or "(none)",
-        }
+        return self._settings.effective()
 
     def set_setting(self, key: str, value: str | None) -> None:
         """Set ``workspaces_dir`` or ``branch_prefix`` (None restores the default)."""
-        if key not in SETTING_KEYS:
-            raise InvalidArgumentError(f"unknown setting {key!r}: use one of {', '.join(SETTING_KEYS)}")
-        if value is not None and key == "workspaces_dir":
-            path = Path(value).expanduser().resolve()
-            self._check_writable(path)
-            value = str(path)
-        if value is not None and key == "branch_prefix":
-            value = "" if value.strip().lower() in ("", "none") else value.strip().strip("/")
-            if value and not naming.valid_prefix(value):
-                raise InvalidArgumentError(f"branch prefix {value!r} is not valid in a git branch name")
-        self.store.set_setting(key, value)
-
-    def _check_writable(self, path: Path) -> None:
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / f".chatml-probe-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as exc:
-            raise ConfigError(
-                f"workspaces directory {path} is not writable ({exc.strerror or exc}):"
-                " choose another with `chatml settings --workspaces-dir DIR`"
-            ) from None
+        self._settings.set(key, value)
 
     # -- workspaces -----------------------------------------------------------------------------
 
     def add_workspace(self, path: Path | str, name: str | None = None) -> Workspace:
         """Register a git repository (non-bare, with a commit); the repository is not changed."""
-        repo = GitRepo(path)
-        with repo.lock():  # two processes registering one repository: one row, one winner
-            return self._add_workspace_locked(repo, name)
-
-    def _add_workspace_locked(self, repo: GitRepo, name: str | None) -> Workspace:
-        existing = self.store.workspace(str(repo.root))
-        if existing:
-            raise WorkspaceExistsError(f"{repo.root} is already the workspace {existing.name!r}")
-        wanted = naming.slugify(name or repo.root.name)
-        if name and self.store.workspace(wanted):
-            raise WorkspaceExistsError(f"a workspace is already named {wanted!r}: choose another name")
-        unique, n = wanted, 2
-        while self.store.workspace(unique):
-            unique, n = f"{wanted}-{n}", n + 1
-        remotes = repo.remotes()
-        remote = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
-        ws = Workspace(
-            id=new_id()[:12],
-            name=unique,
-            path=repo.root,
-            default_branch=repo.default_branch(remote),
-            remote=remote,
-            branch_prefix=None,
-            created_at=time.time(),
-        )
-        try:
-            self.store.add_workspace(ws)
-        except sqlite3.IntegrityError:
-            raise WorkspaceExistsError(
-                f"a workspace named {unique!r} or at {repo.root} was just added by another process: try again"
-            ) from None
-        return ws
+        return self._workspaces.add(path, name)
 
     def workspaces(self) -> list[Workspace]:
         """Registered workspaces by name."""
-        return self.store.workspaces()
+        return self._workspaces.all()
 
     def workspace(self, key: str | Path) -> Workspace:
         """A workspace by id, name or path (a path inside the repository works too)."""
-        found = self.store.workspace(str(key))
-        if found:
-            return found
-        path = Path(key).expanduser()
-        if path.exists():
-            try:
-                root = GitRepo(path).root
-            except NotARepositoryError:
-                root = path.resolve()
-            found = self.store.workspace(str(root))
-            if found:
-                return found
-        raise WorkspaceNotFoundError(
-            f"no workspace {str(key)!r}: add it with `chatml workspace add PATH` (see `chatml workspace list`)"
-        )
+        return self._workspaces.get(key)
 
     def remove_workspace(self, key: str | Path, force: bool = False) -> None:
         """Forget a workspace. Its repository, worktrees and branches stay on disk."""
-        ws = self.workspace(key)
-        live = self.store.sessions(include_archived=True, workspace_id=ws.id)
-        if live and not force:
-            raise WorkWouldBeLostError(
-                f"workspace {ws.name!r} still has {len(live)} session(s): delete or archive them first,"
-                " or pass force (their worktrees and branches stay on disk)"
-            )
-        self.store.remove_workspace(ws.id)
-
-    def _resolve_workspace(self, repo_or_workspace: Workspace | str | Path | None) -> Workspace:
-        if isinstance(repo_or_workspace, Workspace):
-            return repo_or_workspace
-        key = repo_or_workspace if repo_or_workspace is not None else Path.cwd()
-        try:
-            return self.workspace(key)
-        except WorkspaceNotFoundError:
-            if Path(key).expanduser().exists():
-                try:
-                    return self.add_workspace(key)
-                except WorkspaceExistsError:
-                    # Another process registered it between our look-up and our insert.
-                    return self.workspace(key)
-            if isinstance(key, Path) or os.sep in str(key):  # a path, not a workspace name
-                raise NotARepositoryError(
-                    f"{Path(key).expanduser()} does not exist: give the path of a git repository"
-                ) from None
-            raise
-
-    def _prefix(self, ws: Workspace) -> str:
-        return self.branch_prefix if ws.branch_prefix is None else ws.branch_prefix
-
-    def _upstream(self, repo: GitRepo, ws: Workspace) -> str:
-        """``<remote>/<default>`` when it exists, else the local default branch."""
-        if ws.remote and repo.resolve(f"refs/remotes/{ws.remote}/{ws.default_branch}"):
-            return f"{ws.remote}/{ws.default_branch}"
-        return ws.default_branch
-
-    def _fetch(self, repo: GitRepo, ws: Workspace, force: bool = True) -> str | None:
-        """Fetch the workspace's remote unless throttled; return a warning when it failed."""
-        if not ws.remote:
-            return None
-        fresh = self.store.workspace(ws.id)
-        last = fresh.last_fetch_at if fresh else None
-        if not force and last and time.time() - last < self.config.fetch_throttle:
-            return None
-        self.progress(f"fetching {ws.remote}")
-        error = repo.fetch(ws.remote, self.config.fetch_timeout)
-        if error is None:
-            self.store.update_workspace(ws.id, last_fetch_at=time.time())
-        return error
+        self._workspaces.remove(key, force=force)
 
     # -- sessions: create -----------------------------------------------------------------------
 
@@ -274,30 +157,15 @@ class ChatML:
         branch or row behind. A prompt starts the agent at once. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
-        return Creator(self).create(
-            repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority, from_pr=from_pr,
-            agent=agent, model=model, permission_mode=permission_mode, agent_options=agent_options,
-        )  # fmt: skip
-
-    def run_scripts(
-        self, kind: str, rec: SessionRecord, ws: Workspace, conversation: str, stop_at_failure: bool = True
-    ) -> scripts.ScriptResult | None:
-        """Run the repository's ``setup``/``archive`` scripts in the worktree, each recorded as a
-        ``setup_output`` event; return the first that failed (None when all passed)."""
-        env = scripts.script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
-        failed = None
-        for script in scripts.load_scripts(ws.path, kind):
-            self.progress(f"running {kind} script {script.name}")
-            result = scripts.run_script(script, rec.worktree_path, env, self.config.script_timeout)
-            self.store.append_event(conversation, EventType.SETUP_OUTPUT, {
-                "script": script.name, "command": script.command, "output": result.output,
-                "exit_code": result.exit_code,
-            })  # fmt: skip
-            if not result.ok:
-                failed = failed or result
-                if stop_at_failure:
-                    break
-        return failed
+        rec = self.creator.create(NewSession(
+            workspace=repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority,
+            from_pr=from_pr, agent=agent, model=model, permission_mode=permission_mode,
+            agent_options=agent_options,
+        ))  # fmt: skip
+        session = self._handle(rec.id)
+        if prompt:
+            session.send(prompt)
+        return session
 
     # -- sessions: find -------------------------------------------------------------------------
 
@@ -308,10 +176,7 @@ class ChatML:
 
     def record(self, session_id: str) -> SessionRecord:
         """The stored record of a session (raises when it was deleted)."""
-        rec = self.store.session(session_id)
-        if rec is None:
-            raise SessionNotFoundError(f"session {session_id} no longer exists")
-        return rec
+        return self.records.get(session_id)
 
     def session(self, name_or_id: str, workspace: str | None = None) -> Session:
         """A session by name, id or id prefix (8+ characters)."""
@@ -324,7 +189,7 @@ class ChatML:
                 f"no session named {name_or_id!r}: see `chatml list --all` for the names"
             )
         if len(found) > 1:
-            names = sorted(f"{self._workspace_name(s.workspace_id)} (id {s.id[:8]})" for s in found)
+            names = sorted(f"{self._workspaces.name_of(s.workspace_id)} (id {s.id[:8]})" for s in found)
             raise AmbiguousSessionError(
                 f"{name_or_id!r} names sessions in workspaces {', '.join(names)}: pass the workspace or an id"
             )
@@ -332,72 +197,17 @@ class ChatML:
 
     def sessions(self, include_archived: bool = False) -> list[Session]:
         """Sessions, oldest first (reconciled with git)."""
-        return [self._handle(rec.id) for rec in self._reconciled(include_archived)]
-
-    def _workspace_name(self, workspace_id: str) -> str:
-        ws = self.store.workspace(workspace_id)
-        return ws.name if ws else "?"
-
-    def _reconciled(self, include_archived: bool) -> list[SessionRecord]:
-        return [self.reconcile(rec) for rec in self.store.sessions(include_archived)]
+        return [self._handle(rec.id) for rec in self.records.reconciled(include_archived)]
 
     def reconcile(self, rec: SessionRecord) -> SessionRecord:
         """Compare a record with git and record what was changed by hand (no exception)."""
-        if rec.archived:
-            return rec
-        health = "ok"
-        updates: dict[str, Any] = {}
-        head = read_head(rec.worktree_path)
-        if head is None:
-            moved = self._find_moved(rec)
-            if moved is not None:
-                updates["worktree_path"] = moved
-                health = f"worktree moved to {moved}"
-                head = read_head(moved)
-            else:
-                health = "worktree missing (deleted by hand?): run `chatml gc` or unarchive"
-        if head is not None:
-            if head.branch is None:
-                health = f"detached HEAD at {str(head.commit)[:10]} (branch {rec.branch} kept)"
-            elif head.branch != rec.branch:
-                others = {s.branch for s in self.store.sessions(True, rec.workspace_id) if s.id != rec.id}
-                if head.branch not in others:
-                    updates["branch"] = head.branch
-                health = f"branch switched by hand from {rec.branch} to {head.branch}"
-        if rec.health.startswith("setup script") and health == "ok":
-            health = rec.health
-        if health != rec.health or updates:
-            self.store.update_session(rec.id, health=health, updated_at=rec.updated_at, **updates)
-            if health != "ok":
-                self.store.append_event(
-                    self.agents.conversation(rec.id).id, EventType.NOTICE, {"message": health}
-                )
-            return self.record(rec.id)
-        return rec
-
-    def _find_moved(self, rec: SessionRecord) -> Path | None:
-        ws = self.store.workspace(rec.workspace_id)
-        if ws is None:
-            return None
-        try:
-            entries = GitRepo(ws.path).worktrees()
-        except GitError:
-            return None
-        for entry in entries:
-            if entry.branch == rec.branch and entry.path != rec.worktree_path and entry.path.exists():
-                return entry.path
-        return None
+        return self.records.reconcile(rec)
 
     # -- sessions: operations (the Session handle delegates here) -------------------------------
 
     def live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
-        rec = self.reconcile(self.record(session_id))
-        if rec.archived:
-            raise SessionArchivedError(
-                f"session {rec.name!r} is archived: `chatml unarchive {rec.name}` before you {action}"
-            )
-        ws = self.workspace(rec.workspace_id)
-        return rec, ws, GitRepo(ws.path)
+        """A reconciled, unarchived record with its workspace and repository (see :class:`Records`)."""
+        return self.records.live(session_id, action)
 
     def update(
         self,
@@ -409,22 +219,22 @@ class ChatML:
     ) -> SessionRecord:
         """Change priority, task status, pin, or name (the branch follows while it is unpushed)."""
         rec = self.record(session_id)
-        fields: dict[str, Any] = {}
+        changes: SessionChanges = {}
         if priority is not None:
-            fields["priority"] = Priority.parse(priority).value
+            changes["priority"] = Priority.parse(priority).value
         if task_status is not None:
-            fields["task_status"] = TaskStatus.parse(task_status).value
+            changes["task_status"] = TaskStatus.parse(task_status).value
         if pinned is not None:
-            fields["pinned"] = int(bool(pinned))
+            changes["pinned"] = bool(pinned)
         if name is not None and naming.slugify(name) != rec.name:
             if rec.archived:
                 raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it to rename it")
-            fields.update(self._rename(rec, naming.slugify(name)))
-        if fields:
-            self.store.update_session(session_id, **fields)
+            changes.update(self._rename(rec, naming.slugify(name)))
+        if changes:
+            self.store.update_session(session_id, **changes)
         return self.record(session_id)
 
-    def _rename(self, rec: SessionRecord, new: str) -> dict[str, Any]:
+    def _rename(self, rec: SessionRecord, new: str) -> SessionChanges:
         ws = self.workspace(rec.workspace_id)
         repo = GitRepo(ws.path)
         if any(s.name == new for s in self.store.sessions(True, ws.id)):
@@ -444,17 +254,15 @@ class ChatML:
 
     def sync(self, session_id: str, fetch: bool = True) -> SessionRecord:
         """Fetch (throttled) and store ahead/behind against ``origin/<default>``."""
-        rec, ws, repo = self.live(session_id, "sync it")
-        error = self._fetch(repo, ws, force=False) if fetch else None
+        rec, ws, repo = self.records.live(session_id, "sync it")
+        error = self._workspaces.fetch(repo, ws, force=False) if fetch else None
         if error:
             warning = (
                 f"warning: fetch of {ws.remote} failed, drift of {rec.name} counted from local refs ({error})"
             )
             self.progress(warning)
-            self.store.append_event(
-                self.agents.conversation(rec.id).id, EventType.NOTICE, {"message": warning}
-            )
-        upstream = self._upstream(repo, ws)
+            self.records.notice(rec.id, warning)
+        upstream = self._workspaces.upstream(repo, ws)
         if not repo.branch_exists(rec.branch):
             raise GitError(f"branch {rec.branch!r} of session {rec.name!r} no longer exists")
         ahead, behind = repo.ahead_behind(upstream, rec.branch)
@@ -465,7 +273,7 @@ class ChatML:
     def sync_all(self) -> list[SessionRecord]:
         """Sync every live session, one fetch per workspace."""
         done: list[SessionRecord] = []
-        for rec in self._reconciled(include_archived=False):
+        for rec in self.records.reconciled(include_archived=False):
             if read_head(rec.worktree_path) is not None:
                 done.append(self.sync(rec.id))
         return done
@@ -498,7 +306,7 @@ class ChatML:
 
     def gc(self, dry_run: bool = True) -> GcReport:
         """Find orphan worktrees, missing worktrees and stale snapshot refs; clean them unless dry."""
-        return Collector(self).gc(dry_run=dry_run)
+        return self.collector.gc(dry_run=dry_run)
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -512,7 +320,7 @@ class ChatML:
         """The table's rows as plain dicts (what ``--json`` prints), already sorted."""
         names = {ws.id: ws.name for ws in self.workspaces()}
         rows: list[dict[str, Any]] = []
-        for rec in self._reconciled(include_archived):
+        for rec in self.records.reconciled(include_archived):
             rows.append({
                 "name": rec.name, "workspace": names.get(rec.workspace_id, "?"),
                 "priority": rec.priority.value, "task_status": rec.task_status.value,

@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..events import EventType
+from ..models import SessionRecord, Workspace
+from ..storage.store import Store
 
 CONFIG_PATH = Path(".chatml") / "config.json"
 OUTPUT_LIMIT = 64_000
@@ -99,3 +103,32 @@ def run_script(script: Script, cwd: Path, env: dict[str, str], timeout: float) -
     if len(text) > OUTPUT_LIMIT:
         text = text[:OUTPUT_LIMIT] + f"\n[... {len(text) - OUTPUT_LIMIT} more characters cut]"
     return ScriptResult(script, text, code)
+
+
+class ScriptRunner:
+    """Runs a session's setup or archive scripts and records each one's output as an event."""
+
+    def __init__(self, store: Store, timeout: float, progress: Callable[[str], None]) -> None:
+        self.store = store
+        self.timeout = timeout
+        self.progress = progress
+
+    def run(
+        self, kind: str, rec: SessionRecord, ws: Workspace, conversation: str, stop_at_failure: bool = True
+    ) -> ScriptResult | None:
+        """Run the repository's ``kind`` scripts in the worktree, each recorded as a ``setup_output``
+        event; return the first that failed (None when all passed)."""
+        env = script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
+        failed = None
+        for script in load_scripts(ws.path, kind):
+            self.progress(f"running {kind} script {script.name}")
+            result = run_script(script, rec.worktree_path, env, self.timeout)
+            self.store.append_event(conversation, EventType.SETUP_OUTPUT, {
+                "script": script.name, "command": script.command, "output": result.output,
+                "exit_code": result.exit_code,
+            })  # fmt: skip
+            if not result.ok:
+                failed = failed or result
+                if stop_at_failure:
+                    break
+        return failed

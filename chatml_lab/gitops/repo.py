@@ -1,13 +1,12 @@
 """Git operations on one repository, through GitPython, serialised by a per-repository lock.
 
 Only this module runs git. Everything that changes refs, worktrees or the index takes
-:meth:`GitRepo.lock` (an ``flock`` on a file in the common git dir), so two processes or two
-threads never run mutating git commands on one repository at once.
+:meth:`GitRepo.lock` (a file lock in the common git dir behind an in-process lock), so two
+processes or two threads never run mutating git commands on one repository at once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
 
@@ -29,6 +29,9 @@ from ..errors import (
     RefNotFoundError,
 )
 
+if TYPE_CHECKING:
+    from filelock import FileLock
+
 # Snapshot commits live on private refs; a fixed identity keeps them working where none is configured.
 _SNAPSHOT_IDENTITY = {
     "GIT_AUTHOR_NAME": "chatml snapshot",
@@ -37,9 +40,12 @@ _SNAPSHOT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "chatml@localhost",
 }
 
-# Threads of one process share an flock, so they also need an in-process lock per repository.
-_THREAD_LOCKS: dict[str, threading.RLock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
+# One lock pair per repository and process, both re-entrant: a thread that holds the lock may take
+# it again (a rollback inside a locked step) instead of waiting on itself. The thread lock queues
+# threads without polling; the file lock, held once per process however deep the nesting, queues
+# processes.
+_LOCKS: dict[str, tuple[threading.RLock, FileLock]] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -115,18 +121,25 @@ class GitRepo:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Serialise mutating git commands on this repository across threads and processes."""
-        key = str(self.common_dir)
-        with _THREAD_LOCKS_GUARD:
-            thread_lock = _THREAD_LOCKS.setdefault(key, threading.RLock())
-        with thread_lock:
-            lock_path = self.common_dir / "chatml.lock"
-            with open(lock_path, "a+") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+        """Serialise mutating git commands on this repository across threads and processes.
+
+        Re-entrant: code that holds the lock may call code that takes it again.
+        """
+        with _LOCKS_GUARD:
+            pair = _LOCKS.get(str(self.common_dir))
+            if pair is None:
+                from filelock import FileLock  # here: commands that only read never pay its import
+
+                pair = threading.RLock(), FileLock(self.lock_path)
+                _LOCKS[str(self.common_dir)] = pair
+        thread_lock, file_lock = pair
+        with thread_lock, file_lock:
+            yield
+
+    @property
+    def lock_path(self) -> Path:
+        """The file other processes lock to run mutating git commands on this repository."""
+        return self.common_dir / "chatml.lock"
 
     # -- refs -----------------------------------------------------------------------------------
 

@@ -73,16 +73,6 @@ class Database:
                 conn.execute(f"PRAGMA user_version = {index + 1}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Internal to ``storage/``: a raw write transaction for the store's own methods.
-
-        Kept only while callers outside ``storage/`` move to named store methods; new code calls
-        a named method (which owns its SQL) instead.
-        """
-        with self._transaction() as conn:
-            yield conn
-
-    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A short write transaction; rolls back on any exception."""
         with self._lock:

@@ -8,8 +8,9 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
+from ..errors import StorageError, WorkspaceExistsError
 from ..events import Event, EventType, validate
 from ..models import (
     AgentState,
@@ -18,6 +19,7 @@ from ..models import (
     PermissionMode,
     Priority,
     PRStatus,
+    SessionChanges,
     SessionRecord,
     SummaryState,
     TaskStatus,
@@ -121,22 +123,6 @@ class Store(LeaseRows, InboxRows):
 
     # -- workspaces -----------------------------------------------------------------------------
 
-    def add_workspace(self, ws: Workspace) -> None:
-        """Insert a workspace row."""
-        self.execute(
-            "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix, ws.created_at),
-        )
-
-    def insert_workspace(self, ws: Workspace) -> bool:
-        """Insert a workspace row; False (nothing written) when its name or path is registered."""
-        try:
-            self.add_workspace(ws)
-        except sqlite3.IntegrityError:
-            return False
-        return True
-
     def workspaces(self) -> list[Workspace]:
         """All workspaces by name."""
         return [_workspace(r) for r in self.query("SELECT * FROM workspaces ORDER BY name")]
@@ -177,19 +163,6 @@ class Store(LeaseRows, InboxRows):
             ),
         )  # fmt: skip
 
-    def create_session(
-        self, rec: SessionRecord, port_start: int, port_block: int, task_title: str = "Task"
-    ) -> SessionRecord:
-        """Insert a session on the lowest free port block with its task conversation, atomically.
-
-        Returns the record as stored (with its ``port_base``).
-        """
-        with self._transaction() as conn:
-            rec = replace(rec, port_base=self.free_port_base(conn, port_start, port_block))
-            self.insert_session(conn, rec)
-            self.insert_conversation(conn, rec.id, ConversationKind.TASK, task_title)
-        return rec
-
     def sessions(
         self, include_archived: bool = False, workspace_id: str | None = None
     ) -> list[SessionRecord]:
@@ -216,7 +189,7 @@ class Store(LeaseRows, InboxRows):
         )
         return [_session(r) for r in rows]
 
-    def update_session(self, session_id: str, **fields: Any) -> None:
+    def update_session(self, session_id: str, **fields: Unpack[SessionChanges]) -> None:
         """Set columns of one session and bump ``updated_at`` unless given."""
         bad = set(fields) - _SESSION_COLUMNS
         if bad:
@@ -357,3 +330,37 @@ class Store(LeaseRows, InboxRows):
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    # -- named writes for the core: it never holds a raw connection nor sees sqlite3 -----------
+
+    def add_workspace(self, ws: Workspace) -> None:
+        """Insert a workspace row; :class:`WorkspaceExistsError` when its name or path is taken."""
+        with self.transaction() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix,
+                     ws.created_at),
+                )  # fmt: skip
+            except sqlite3.IntegrityError:
+                raise WorkspaceExistsError(
+                    f"a workspace named {ws.name!r} or at {ws.path} was just added by another process:"
+                    " try again"
+                ) from None
+
+    def create_session(
+        self, rec: SessionRecord, port_start: int, port_block: int
+    ) -> tuple[SessionRecord, str]:
+        """Insert a session on the lowest free port block, with its task conversation, atomically.
+
+        Returns the record as stored (its ``port_base`` set) and the task conversation's id.
+        """
+        try:
+            with self._transaction() as conn:
+                rec = replace(rec, port_base=self.free_port_base(conn, port_start, port_block))
+                self.insert_session(conn, rec)
+                task = self.insert_conversation(conn, rec.id, ConversationKind.TASK, "Task")
+        except sqlite3.Error as exc:
+            raise StorageError(f"could not record session {rec.name!r} in {self.path}: {exc}") from exc
+        return rec, task

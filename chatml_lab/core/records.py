@@ -1,0 +1,109 @@
+"""Session records kept true to git (DESIGN §4): state comes from git, not only the database.
+
+A branch switched by hand, a worktree moved or deleted by hand is reconciled and reported as the
+record's ``health`` (and a ``notice`` event), never crashed on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import GitError, SessionArchivedError, SessionNotFoundError
+from ..events import EventType
+from ..gitops.repo import GitRepo
+from ..models import Conversation, SessionChanges, SessionRecord, Workspace
+from ..storage.store import Store
+from .workspaces import Workspaces
+from .worktrees import read_head
+
+
+class TaskConversations(Protocol):
+    """Finds a session's task conversation (where notices about the session go)."""
+
+    def conversation(self, session_id: str) -> Conversation:
+        """The session's task conversation."""
+        ...
+
+
+class Records:
+    """Reads session records, reconciled with git before they are acted on."""
+
+    def __init__(self, store: Store, workspaces: Workspaces, conversations: TaskConversations) -> None:
+        self.store = store
+        self.workspaces = workspaces
+        self.conversations = conversations
+
+    def get(self, session_id: str) -> SessionRecord:
+        """The stored record of a session (raises when it was deleted)."""
+        rec = self.store.session(session_id)
+        if rec is None:
+            raise SessionNotFoundError(f"session {session_id} no longer exists")
+        return rec
+
+    def reconciled(self, include_archived: bool) -> list[SessionRecord]:
+        """Every record, oldest first, each reconciled."""
+        return [self.reconcile(rec) for rec in self.store.sessions(include_archived)]
+
+    def live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
+        """A reconciled, unarchived record with its workspace and repository; ``action`` words the
+        error when the session is archived."""
+        rec = self.reconcile(self.get(session_id))
+        if rec.archived:
+            raise SessionArchivedError(
+                f"session {rec.name!r} is archived: `chatml unarchive {rec.name}` before you {action}"
+            )
+        ws = self.workspaces.get(rec.workspace_id)
+        return rec, ws, GitRepo(ws.path)
+
+    def notice(self, session_id: str, message: str) -> None:
+        """Record a ``notice`` event in the session's task conversation."""
+        conversation = self.conversations.conversation(session_id).id
+        self.store.append_event(conversation, EventType.NOTICE, {"message": message})
+
+    def reconcile(self, rec: SessionRecord) -> SessionRecord:
+        """Compare a record with git and record what was changed by hand (no exception)."""
+        if rec.archived:
+            return rec
+        health = "ok"
+        updates: SessionChanges = {}
+        head = read_head(rec.worktree_path)
+        if head is None:
+            moved = self._find_moved(rec)
+            if moved is not None:
+                updates["worktree_path"] = moved
+                health = f"worktree moved to {moved}"
+                head = read_head(moved)
+            else:
+                health = "worktree missing (deleted by hand?): run `chatml gc` or unarchive"
+        if head is not None:
+            if head.branch is None:
+                health = f"detached HEAD at {str(head.commit)[:10]} (branch {rec.branch} kept)"
+            elif head.branch != rec.branch:
+                others = {s.branch for s in self.store.sessions(True, rec.workspace_id) if s.id != rec.id}
+                if head.branch not in others:
+                    updates["branch"] = head.branch
+                health = f"branch switched by hand from {rec.branch} to {head.branch}"
+        if rec.health.startswith("setup script") and health == "ok":
+            health = rec.health
+        if health != rec.health or updates:
+            # The user changed nothing: updated_at (the table's "most recent" order) stays.
+            updates["health"], updates["updated_at"] = health, rec.updated_at
+            self.store.update_session(rec.id, **updates)
+            if health != "ok":
+                self.notice(rec.id, health)
+            return self.get(rec.id)
+        return rec
+
+    def _find_moved(self, rec: SessionRecord) -> Path | None:
+        ws = self.store.workspace(rec.workspace_id)
+        if ws is None:
+            return None
+        try:
+            entries = GitRepo(ws.path).worktrees()
+        except GitError:
+            return None
+        for entry in entries:
+            if entry.branch == rec.branch and entry.path != rec.worktree_path and entry.path.exists():
+                return entry.path
+        return None
