@@ -14,7 +14,7 @@ import pytest
 from chatml_lab.agents import lease
 from chatml_lab.core import agents as agent_client
 from chatml_lab.core.manager import ChatML
-from chatml_lab.errors import AgentError, AgentTimeoutError, ChatMLError, StorageError
+from chatml_lab.errors import AgentError, AgentTimeoutError, ChatMLError, StorageError, WorkspaceExistsError
 from chatml_lab.models import AgentState, SessionRecord
 from chatml_lab.storage.database import statements
 from chatml_lab.storage.store import Store, new_id

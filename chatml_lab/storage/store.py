@@ -335,7 +335,7 @@ class Store(LeaseRows, InboxRows):
 
     def add_workspace(self, ws: Workspace) -> None:
         """Insert a workspace row; :class:`WorkspaceExistsError` when its name or path is taken."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             try:
                 conn.execute(
                     "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
