@@ -45,7 +45,7 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str] | None:
 
 
 def check_git() -> Check:
-    """git is on PATH and new enough for worktrees (2.20+)."""
+    """Git is on PATH and new enough for worktrees (2.20+)."""
     done = _run(["git", "--version"])
     if done is None or done.returncode != 0:
         return Check("git", False, "not found: install git 2.20 or newer")
@@ -56,7 +56,7 @@ def check_git() -> Check:
 
 
 def check_bubblewrap() -> Check:
-    """bubblewrap can create a sandbox (Bash tool calls are confined to the worktree with it)."""
+    """Bubblewrap can create a sandbox (Bash tool calls are confined to the worktree with it)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return Check(

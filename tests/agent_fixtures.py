@@ -19,7 +19,7 @@ from chatml_lab.core.manager import ChatML
 from chatml_lab.events import Event
 
 
-def write_script(path: Path, turns: list[list[dict[str, Any]]], **extra: Any) -> Path:
+def write_script(path: Path, turns: list[Any], **extra: Any) -> Path:
     """Write a scripted-server script file and return its path."""
     path.write_text(json.dumps({"turns": turns, **extra}))
     return path

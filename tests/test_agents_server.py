@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from anthropic.types import MessageParam
 
 from chatml_lab.agents.scripted_server import ScriptedServer, default_script_path, load_script
 from chatml_lab.errors import ConfigError
@@ -30,7 +31,7 @@ SCRIPT: dict[str, Any] = {
         {"error": {"status": 400, "type": "invalid_request_error", "message": "scripted failure"}},
     ]
 }
-HI = [{"role": "user", "content": "hi"}]
+HI: list[MessageParam] = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
@@ -45,9 +46,9 @@ def client(server: ScriptedServer) -> Iterator[anthropic.Anthropic]:
         yield sdk
 
 
-def after(turns: int) -> list[dict[str, Any]]:
+def after(turns: int) -> list[MessageParam]:
     """A request transcript with ``turns`` assistant messages already in it."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+    messages: list[MessageParam] = [{"role": "user", "content": "hi"}]
     for n in range(turns):
         messages += [{"role": "assistant", "content": f"answer {n}"}, {"role": "user", "content": "more"}]
     return messages

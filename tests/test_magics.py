@@ -36,7 +36,7 @@ WRITE_THEN_DONE = [
 @pytest.fixture
 def ip(hermetic: Path) -> Iterator[Any]:
     """The test IPython shell with the extension loaded, on this test's temp data dir."""
-    shell = globalipapp.get_ipython()
+    shell = globalipapp.get_ipython()  # type: ignore[no-untyped-call]
     shell.run_line_magic("load_ext", "chatml_lab")
     magics = _magics(shell)
     magics.settings.data_dir = os.environ["CHATML_DATA_DIR"]
@@ -133,7 +133,7 @@ def test_new_and_list(ip: Any, repo: Path, capsys: pytest.CaptureFixture[str]) -
     run(ip, f"new second --repo {repo}", capsys)
     styled, _, _ = run(ip, "list", capsys)
     assert isinstance(styled, Styler)
-    assert list(styled.data["name"]) == ["first", "second"]  # high priority first
+    assert list(styled.data["name"]) == ["first", "second"]  # type: ignore[attr-defined]  # high priority first
     html = styled.to_html()
     assert "first" in html and "high" in html
 

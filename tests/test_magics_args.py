@@ -117,4 +117,4 @@ def test_usage_lists_every_subcommand() -> None:
 def test_commands_are_frozen() -> None:
     command = a.parse("set auth --pin")
     with pytest.raises(AttributeError):
-        command.name = "other"  # type: ignore[misc]
+        command.name = "other"  # type: ignore[misc,union-attr]

@@ -22,7 +22,7 @@ def test_styled_table_has_colours_badges_drift_and_pins(cm: ChatML, repo: Path) 
     calm.sync()
     frame = cm.table()
     styler = style_table(frame, caption="Sessions")
-    assert styler.data is not frame and list(frame.columns) == list(cm.table().columns), (
+    assert styler.data is not frame and list(frame.columns) == list(cm.table().columns), (  # type: ignore[attr-defined]
         "input left unchanged"
     )
     html = styler.to_html()
@@ -36,7 +36,7 @@ def test_styled_table_has_colours_badges_drift_and_pins(cm: ChatML, repo: Path) 
     assert "<caption>" in html and "Sessions" in html
     assert "in progress" in html  # statuses shown with spaces
     assert "http" not in html.replace("http-equiv", ""), "no external asset"
-    assert list(styler.data["name"]) == ["calm", "fire"]
+    assert list(styler.data["name"]) == ["calm", "fire"]  # type: ignore[attr-defined]
 
 
 def test_empty_table_and_unknown_values(cm: ChatML) -> None:

@@ -36,8 +36,10 @@ class AgentGate(TaskConversations, Protocol):
     """What archive and delete ask of the agents: a session's task conversation, and quiet."""
 
     def quiesce(self, session_id: str, force: bool, action: str) -> None:
-        """Make sure no runner works in the session's worktree; a working one refuses ``action``
-        unless ``force``, which stops it."""
+        """Make sure no runner works in the session's worktree.
+
+        A working runner refuses ``action`` unless ``force``, which stops it.
+        """
         ...
 
 

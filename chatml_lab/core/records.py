@@ -46,8 +46,10 @@ class Records:
         return [self.reconcile(rec) for rec in self.store.sessions(include_archived)]
 
     def live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
-        """A reconciled, unarchived record with its workspace and repository; ``action`` words the
-        error when the session is archived."""
+        """A reconciled, unarchived record with its workspace and repository.
+
+        ``action`` words the error when the session is archived.
+        """
         rec = self.reconcile(self.get(session_id))
         if rec.archived:
             raise SessionArchivedError(

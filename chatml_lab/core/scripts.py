@@ -116,8 +116,10 @@ class ScriptRunner:
     def run(
         self, kind: str, rec: SessionRecord, ws: Workspace, conversation: str, stop_at_failure: bool = True
     ) -> ScriptResult | None:
-        """Run the repository's ``kind`` scripts in the worktree, each recorded as a ``setup_output``
-        event; return the first that failed (None when all passed)."""
+        """Run the repository's ``kind`` scripts in the worktree; return the first that failed.
+
+        Each run is recorded as a ``setup_output`` event; None when all passed.
+        """
         env = script_env(rec.name, rec.worktree_path, ws.path, rec.port_base)
         failed = None
         for script in load_scripts(ws.path, kind):

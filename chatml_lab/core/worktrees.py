@@ -1,5 +1,8 @@
-"""A worktree's state read straight from its files (cheap enough for every table refresh), and the
-ignored files ``.worktreeinclude`` carries into it."""
+"""A worktree's state read straight from its files, and the ignored files it carries.
+
+The state is cheap enough for every table refresh; the ignored files are those ``.worktreeinclude``
+carries into a new worktree.
+"""
 
 from __future__ import annotations
 
@@ -67,8 +70,11 @@ def copy_included(repo: GitRepo, source: Path, worktree: Path) -> list[str]:
 
 
 def included_work(repo: GitRepo, root: Path, worktree: Path) -> list[str]:
-    """Ignored files of a worktree that a snapshot must keep: named by the worktree's or the main
-    checkout's ``.worktreeinclude`` and not an identical copy of the main checkout's file."""
+    """Ignored files of a worktree that a snapshot must keep.
+
+    They are named by the worktree's or the main checkout's ``.worktreeinclude`` and are not an
+    identical copy of the main checkout's file.
+    """
     names = set(repo.included_ignored_files(worktree))
     names.update(repo.included_ignored_files(worktree, root / ".worktreeinclude"))
     return sorted(name for name in names if not _same_file(worktree / name, root / name))

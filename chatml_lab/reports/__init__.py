@@ -1,0 +1,1 @@
+"""L3 reports: pandas tables and Stylers, and session report notebooks."""

@@ -1,0 +1,1 @@
+"""L3 ipywidgets: the dashboard and the chat panel, rebuilt from the event log."""

@@ -43,6 +43,7 @@ class NotebookProgress:
         self._started = time.monotonic()
 
     def __call__(self, message: str) -> None:
+        """Show ``message`` as the step under way."""
         self._steps.append(message)
         self._show(f"\N{HORIZONTAL ELLIPSIS} {message}", done=False)
 
