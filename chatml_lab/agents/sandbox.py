@@ -1,0 +1,465 @@
+"""The agent's sandbox (DESIGN §5): what one session's commands may write, read and reach.
+
+A :class:`Sandbox` wraps a command (the ``Bash`` tool's ``bash -c``, or the whole Claude Code CLI)
+in bubblewrap so that, kernel-enforced:
+
+- the filesystem is read-only except the session's worktree, a private ``/tmp`` that lives for the
+  whole session (``<worktree git dir>/chatml/tmp``, removed with the worktree), and the few parts
+  of the repository's git directory a commit on the session's own branch writes: the worktree's
+  own admin dir (index, HEAD, logs), ``objects/`` (new loose objects; existing packs and
+  ``objects/info`` stay read-only), and the directory holding the session's branch ref and its
+  reflog, where every other entry (other sessions' branches) is bound read-only over itself.
+  Everything else in the git dir (``config``, ``hooks``, ``packed-refs``, the default branch,
+  ``refs/chatml/*`` snapshots, tags, remote-tracking refs, other worktrees' admin dirs) is
+  read-only. The worktree's ``.git`` file is read-only too, so the agent cannot point chatml's own
+  (unsandboxed) git calls at a repository of its making;
+- before each command the loose objects are packed (``git repack -d``): a read-only pack cannot be
+  deleted, so another session's committed work cannot be destroyed from inside;
+- packed-only refs next to the session's branch are written out loose first, so a loose file the
+  agent creates cannot shadow them;
+- no capabilities, a new user and PID namespace (no ``mount``, no ``ptrace`` or ``/proc/<pid>/root``
+  of processes outside), and ``--unshare-net`` when the network is off;
+- the user's git configuration stays readable even when ``HOME`` (or ``$XDG_CONFIG_HOME``,
+  ``$GIT_CONFIG_GLOBAL``, a ``PATH`` entry, the workspace's main checkout) lives under ``/tmp``,
+  which the private ``/tmp`` would otherwise hide.
+
+Independently of bubblewrap, the environment drops credentials (:func:`scrub_env`) and points
+git's ``core.hooksPath`` at a per-session directory whose ``reference-transaction`` hook refuses
+updates to any ref other than the session's branch and per-worktree refs (the repository's own
+hooks still run: they are linked into that directory). Inside bubblewrap the hook is a courtesy
+with a clear message (the filesystem refuses anyway); without bubblewrap it is the only guard, and
+an advisory one. What the sandbox cannot close is listed in the README's "Security" section.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Credentials the agent's commands never inherit (unless allowed by name).
+SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "GITHUB_TOKEN",
+              "GH_TOKEN")  # fmt: skip
+#: Names ending like these look like credentials and are dropped too (``AWS_SECRET_ACCESS_KEY``...).
+SECRET_SUFFIXES = ("_API_KEY", "_AUTH_TOKEN", "_ACCESS_TOKEN", "_TOKEN", "_SECRET", "_SECRET_KEY",
+                   "_SECRET_ACCESS_KEY", "_PASSWORD")  # fmt: skip
+INSTALL_HINT = "apt-get install bubblewrap"
+HOOK = "reference-transaction"
+#: Git settings every sandboxed git process gets through ``GIT_CONFIG_*``: no automatic gc
+#: (it would fail on the read-only packs and print errors after a successful commit).
+GIT_SETTINGS = (("gc.auto", "0"), ("maintenance.auto", "false"))
+_HIDDEN_ROOT = Path("/tmp")
+_STRICT = ["--unshare-user", "--disable-userns"]
+_BASE = ["--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL", "--die-with-parent"]
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """The settings a sandbox runs with (from :class:`~chatml_lab.config.Config`)."""
+
+    #: False: the command gets a network namespace of its own (no route out, not even to 127.0.0.1).
+    network: bool = True
+    #: Environment variables passed on purpose although they look like credentials.
+    env_allow: frozenset[str] = frozenset()
+
+
+def is_secret_name(name: str) -> bool:
+    """True for the names :func:`scrub_env` drops."""
+    upper = name.upper()
+    return upper in SECRET_ENV or upper.endswith(SECRET_SUFFIXES)
+
+
+def scrub_env(env: Mapping[str, str], allow: Iterable[str] = ()) -> dict[str, str]:
+    """``env`` without credentials, except the names in ``allow``."""
+    allowed = set(allow)
+    return {k: v for k, v in env.items() if k in allowed or not is_secret_name(k)}
+
+
+def _bwrap_flags(strict: bool) -> list[str]:
+    return [*(_STRICT if strict else []), *_BASE]
+
+
+@functools.cache
+def _probe() -> tuple[str | None, bool, str | None]:
+    """(bwrap path, strict flags work, problem) — probed once per process."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return None, False, f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}"
+    last = "no output"
+    for strict in (True, False):
+        argv = [bwrap, *_bwrap_flags(strict), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        try:
+            done = subprocess.run([*argv, "true"], capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            last = str(exc)
+            continue
+        if done.returncode == 0:
+            return bwrap, strict, None
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    return bwrap, False, f"{bwrap} cannot create a sandbox here ({last})"
+
+
+def sandbox_problem() -> str | None:
+    """None when bubblewrap can confine commands here, else why not (with the fix)."""
+    return _probe()[2]
+
+
+def sandbox_available() -> bool:
+    """True when bubblewrap is installed and can create a sandbox here (probed once per process)."""
+    return sandbox_problem() is None
+
+
+_GIT_LOCATION_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    """A trusted git call: none of our (or an outer hook's) GIT_* overrides."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_") and k not in _GIT_LOCATION_ENV
+    }
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _hidden(path: Path) -> bool:
+    """True when the private ``/tmp`` would hide ``path``."""
+    return path.is_relative_to(_HIDDEN_ROOT)
+
+
+def read_packed_refs(common_dir: Path) -> dict[str, str]:
+    """``refname -> object`` from ``packed-refs`` (empty when there is none)."""
+    try:
+        text = (common_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    found = {}
+    for line in text.splitlines():
+        if line and line[0] not in "#^":
+            sha, _, name = line.partition(" ")
+            found[name] = sha
+    return found
+
+
+def _loosen(common_dir: Path, prefix: str) -> None:
+    """Write every packed-only ref under ``prefix`` as a loose file, with git's own lock protocol.
+
+    A loose ref shadows its packed value: unless it already exists (and is then bound read-only),
+    the agent could create one in its writable ref directory and so move another session's branch.
+    """
+    for name in read_packed_refs(common_dir):
+        path = common_dir / name
+        if not name.startswith(prefix) or path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError:
+            continue  # git holds the lock: it is updating this ref, which makes it loose anyway
+        try:
+            sha = read_packed_refs(common_dir).get(name)  # re-read under the lock
+            if sha and not path.exists():
+                os.write(fd, f"{sha}\n".encode())
+                os.close(fd)
+                fd = -1
+                os.replace(lock, path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            lock.unlink(missing_ok=True)
+
+
+def _has_loose_objects(objects: Path) -> bool:
+    try:
+        with os.scandir(objects) as entries:
+            fanout = [e.path for e in entries if len(e.name) == 2 and e.is_dir()]
+        for path in fanout:
+            with os.scandir(path) as inside:
+                if next(inside, None) is not None:
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def _hook_script(own_ref: str | None, original: Path | None) -> str:
+    own = shlex.quote(own_ref or "")
+    chain = shlex.quote(str(original) if original is not None else "")
+    shown = own_ref or "its own branch"
+    allowed = shlex.quote(shown)
+    return f"""#!/bin/sh
+# Written by chatml for this session: only its own branch ({shown}) and per-worktree refs
+# may change. Other sessions' branches, the default branch, tags, remote-tracking refs and chatml's
+# snapshot refs (refs/chatml/*) are refused. The repository's own hook, if any, runs afterwards.
+input=$(cat)
+allowed={allowed}
+if [ "$1" = prepared ]; then
+  refused=""
+  while read -r old new ref; do
+    [ -n "$ref" ] || continue
+    case "$ref" in
+      {own}) case "$new" in *[!0]*) ;; *) refused="$refused $ref(delete)" ;; esac ;;
+      refs/bisect/*|refs/worktree/*|refs/rewritten/*) ;;
+      refs/*) refused="$refused $ref" ;;
+    esac
+  done <<EOF
+$input
+EOF
+  if [ -n "$refused" ]; then
+    echo "chatml sandbox: refused to update$refused: this session's agent may only move $allowed" >&2
+    exit 1
+  fi
+fi
+orig={chain}
+if [ -n "$orig" ] && [ -x "$orig" ]; then
+  printf '%s\\n' "$input" | "$orig" "$@"
+  exit $?
+fi
+exit 0
+"""
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory`` by name (the scandir iterator closed at once)."""
+    with os.scandir(directory) as found:
+        return sorted(found, key=lambda e: e.name)
+
+
+def _write_if_changed(path: Path, text: str, mode: int) -> None:
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class GitLayout:
+    """Where a worktree's git state lives."""
+
+    #: The worktree's own admin dir (``.git/worktrees/<name>``; the git dir itself for a main checkout).
+    git_dir: Path
+    #: The repository's shared git dir (objects, refs, config).
+    common_dir: Path
+    #: ``refs/heads/<branch>`` of the session, or None when unknown.
+    own_ref: str | None
+
+    @property
+    def linked(self) -> bool:
+        """True for a linked worktree (its admin dir is not the common dir)."""
+        return self.git_dir != self.common_dir
+
+    @classmethod
+    def discover(cls, worktree: Path, branch: str | None = None) -> GitLayout | None:
+        """The layout of ``worktree``; None when it is not inside a git worktree."""
+        out = _git(worktree, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir")
+        if not out or len(out.splitlines()) != 2:
+            return None
+        git_dir, common = (Path(p) for p in out.splitlines())
+        if branch is None:
+            branch = (_git(worktree, "symbolic-ref", "-q", "--short", "HEAD") or "") or None
+        return cls(git_dir, common, f"refs/heads/{branch}" if branch else None)
+
+
+class Sandbox:
+    """The confinement of one session's commands (see the module docstring).
+
+    ``enabled=None`` uses bubblewrap when :func:`sandbox_available`; ``False`` never does (the
+    environment is still scrubbed and the ref hook still installed).
+    """
+
+    def __init__(
+        self,
+        worktree: Path,
+        branch: str | None = None,
+        policy: SandboxPolicy | None = None,
+        enabled: bool | None = None,
+        visible: Iterable[Path] = (),
+    ) -> None:
+        self.worktree = Path(os.path.abspath(worktree)).resolve()
+        self.policy = policy or SandboxPolicy()
+        self.active = sandbox_available() if enabled is None else bool(enabled) and sandbox_available()
+        self.layout = GitLayout.discover(self.worktree, branch)
+        # Session state lives in the worktree's admin dir, so it goes away with the worktree.
+        if self.layout is not None:
+            self.state_dir = self.layout.git_dir / "chatml"
+        else:
+            digest = hashlib.sha256(str(self.worktree).encode()).hexdigest()[:16]
+            self.state_dir = Path(tempfile.gettempdir()) / f"chatml-sandbox-{digest}"
+        self.tmp_dir = self.state_dir / "tmp"
+        self.hooks_dir = self.state_dir / "hooks"
+        self._visible = [Path(p) for p in visible]
+        self._original_hooks: Path | None = None
+        if self.layout is not None:
+            hooks = _git(self.worktree, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
+            self._original_hooks = (self.worktree / hooks).resolve() if hooks else None
+
+    # -- before each command -------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Trusted set-up before a command: tmp dir, hooks, packed objects, loose refs."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if self.layout is None:
+            return
+        self._write_hooks()
+        if not self.active or not self.layout.linked:
+            return
+        common = self.layout.common_dir
+        for sub in ("objects/pack", "objects/info"):
+            (common / sub).mkdir(parents=True, exist_ok=True)
+        if _has_loose_objects(common / "objects"):
+            _git(self.worktree, "repack", "-d", "-q")
+        own = self.layout.own_ref
+        if own:
+            _loosen(common, own.rsplit("/", 1)[0] + "/")
+            (common / "logs" / own).parent.mkdir(parents=True, exist_ok=True)
+        config_worktree = self.layout.git_dir / "config.worktree"
+        if not config_worktree.exists():
+            config_worktree.touch()  # bound read-only: the agent cannot add one that chatml's git would read
+
+    def _write_hooks(self) -> None:
+        self.hooks_dir.mkdir(parents=True, exist_ok=True)
+        original = self._original_hooks
+        chained = original / HOOK if original is not None else None
+        own = self.layout.own_ref if self.layout else None
+        _write_if_changed(self.hooks_dir / HOOK, _hook_script(own, chained), 0o755)
+        wanted: set[str] = {HOOK}
+        if original is not None and original.is_dir() and original != self.hooks_dir:
+            for entry in _entries(original):
+                if entry.name == HOOK or entry.name.endswith(".sample") or not os.access(entry.path, os.X_OK):
+                    continue
+                wanted.add(entry.name)
+                link = self.hooks_dir / entry.name
+                if not (link.is_symlink() and os.readlink(link) == entry.path):
+                    link.unlink(missing_ok=True)
+                    link.symlink_to(entry.path)
+        for stale in _entries(self.hooks_dir):
+            if stale.name not in wanted and not stale.name.endswith(".new"):
+                Path(stale.path).unlink(missing_ok=True)
+
+    # -- the command ---------------------------------------------------------------------------
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """The command's environment: ``base`` without credentials, plus TMPDIR and git's hook dir."""
+        env = scrub_env(base, self.policy.env_allow)
+        env["TMPDIR"] = str(_HIDDEN_ROOT if self.active else self.tmp_dir)
+        settings = list(GIT_SETTINGS)
+        if self.layout is not None:
+            settings.insert(0, ("core.hooksPath", str(self.hooks_dir)))
+        try:
+            count = int(env.get("GIT_CONFIG_COUNT", "0"))
+        except ValueError:
+            count = 0
+        for key, value in settings:
+            env[f"GIT_CONFIG_KEY_{count}"] = key
+            env[f"GIT_CONFIG_VALUE_{count}"] = value
+            count += 1
+        env["GIT_CONFIG_COUNT"] = str(count)
+        return env
+
+    def wrap(self, argv: list[str], writable: Iterable[Path] = ()) -> list[str]:
+        """``argv`` inside bubblewrap (unchanged when the sandbox is not active).
+
+        ``writable`` adds directories the command may write (Claude Code's config dir).
+        """
+        if not self.active:
+            return list(argv)
+        bwrap, strict, _problem = _probe()
+        out = [bwrap or "bwrap", *_bwrap_flags(strict)]
+        if not self.policy.network:
+            out.append("--unshare-net")
+        out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        out += ["--bind", str(self.tmp_dir), "/tmp"]
+        for path in self._reexposed():
+            out += ["--ro-bind", str(path), str(path)]
+        for path in [self.worktree, *(Path(p).resolve() for p in writable)]:
+            out += ["--bind", str(path), str(path)]
+        dot_git = self.worktree / ".git"
+        if dot_git.is_file():
+            out += ["--ro-bind", str(dot_git), str(dot_git)]
+        out += self._git_binds()
+        return [*out, "--chdir", str(self.worktree), "--", *argv]
+
+    def _reexposed(self) -> list[Path]:
+        """Paths under ``/tmp`` the command still needs to read: git config, PATH, the checkout."""
+        env = os.environ
+        home = Path.home()
+        xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+        wanted = [home, home / ".gitconfig", xdg / "git", *self._visible]
+        for name in ("GIT_CONFIG_GLOBAL", "VIRTUAL_ENV"):
+            if env.get(name):
+                wanted.append(Path(env[name]))
+        wanted += [Path(p) for p in env.get("PATH", "").split(os.pathsep) if p.startswith("/")]
+        found: list[Path] = []
+        for path in sorted({p.resolve() for p in wanted if p.is_absolute()}, key=lambda p: len(p.parts)):
+            if path == _HIDDEN_ROOT or not _hidden(path) or not path.exists():
+                continue  # re-exposing all of /tmp would defeat the private one
+            if not any(path.is_relative_to(f) for f in found):
+                found.append(path)
+        return found
+
+    def _git_binds(self) -> list[str]:
+        layout = self.layout
+        if layout is None:
+            return []
+        common = layout.common_dir.resolve()
+        out: list[str] = []
+        if not layout.linked:
+            return out  # a main checkout: its git dir holds config and hooks, so it stays read-only
+        admin = layout.git_dir.resolve()
+        out += ["--bind", str(admin), str(admin)]
+        for name in ("gitdir", "commondir", "config.worktree", "locked"):
+            if (admin / name).exists():
+                out += ["--ro-bind", str(admin / name), str(admin / name)]
+        if self.hooks_dir.is_relative_to(admin):
+            out += ["--ro-bind", str(self.hooks_dir), str(self.hooks_dir)]
+        objects = common / "objects"
+        out += ["--bind", str(objects), str(objects)]
+        for sub in ("pack", "info"):
+            if (objects / sub).is_dir():
+                out += ["--ro-bind", str(objects / sub), str(objects / sub)]
+        if layout.own_ref:
+            for base in (common, common / "logs"):
+                own = base / layout.own_ref
+                out += _writable_dir_except(own.parent, own.name)
+        return out
+
+
+def _writable_dir_except(directory: Path, own: str) -> list[str]:
+    """Bind ``directory`` writable, with every entry but ``own`` read-only over itself."""
+    if not directory.is_dir():
+        return []
+    out = ["--bind", str(directory), str(directory)]
+    keep = (own, f"{own}.lock")
+    for entry in _entries(directory):
+        if entry.name not in keep:
+            out += ["--ro-bind", entry.path, entry.path]
+    return out
+
+
+def describe(active: bool, policy: SandboxPolicy) -> str:
+    """One line for notices: how the agent's commands are confined."""
+    if not active:
+        problem = sandbox_problem() or "the sandbox is turned off"
+        return (
+            f"Bash is NOT sandboxed ({problem}): commands can write anywhere this user can, "
+            "reach the network, and move any ref; only credentials are removed from its environment"
+        )
+    network = "on" if policy.network else "off"
+    return f"Bash runs in a bubblewrap sandbox (writes: worktree and own branch only; network {network})"
