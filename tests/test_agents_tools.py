@@ -183,9 +183,10 @@ def _running_with_argument(argument: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and argument.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
-                if not _gone_or_zombie(int(entry.name)):
-                    found.append(int(entry.name))
+            if not entry.name.isdigit() or _gone_or_zombie(int(entry.name)):
+                continue
+            if argument.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
         except OSError:
             continue
     return found

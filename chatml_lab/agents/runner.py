@@ -270,7 +270,7 @@ class Runner:
         from .context import build_context
 
         ctx, backend_cls = build_context(
-            self.store, self.conversation_id, self.emit, self.ask, self.cancelled
+            self.store, self.conversation_id, self.emit, self.ask, self.cancelled, self.manager.config
         )
         return backend_cls(ctx)
 
@@ -289,10 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=120.0)
     parser.add_argument("--approval-timeout", type=float, default=600.0)
     parser.add_argument("--stale-after", type=float, default=5.0)
+    parser.add_argument("--config", help="the client's Config as JSON (sandbox settings and the rest)")
     args = parser.parse_args(argv)
+    from ..config import Config
     from ..core.manager import ChatML
 
-    manager = ChatML(data_dir=Path(args.data_dir))
+    config = Config.from_json(args.config) if args.config else Config()
+    manager = ChatML(data_dir=Path(args.data_dir), config=config)
     runner = Runner(
         manager, args.conversation_id, args.token, args.idle_timeout, args.approval_timeout, args.stale_after
     )

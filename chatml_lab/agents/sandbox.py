@@ -44,6 +44,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Config
+
 #: Credentials the agent's commands never inherit (unless allowed by name).
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "GITHUB_TOKEN",
               "GH_TOKEN")  # fmt: skip
@@ -68,6 +70,11 @@ class SandboxPolicy:
     network: bool = True
     #: Environment variables passed on purpose although they look like credentials.
     env_allow: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_config(cls, config: Config) -> SandboxPolicy:
+        """The policy :class:`~chatml_lab.config.Config`'s ``sandbox_*`` settings describe."""
+        return cls(network=config.sandbox_network == "on", env_allow=frozenset(config.sandbox_env_names))
 
 
 def is_secret_name(name: str) -> bool:
@@ -290,7 +297,7 @@ class Sandbox:
         branch: str | None = None,
         policy: SandboxPolicy | None = None,
         enabled: bool | None = None,
-        visible: Iterable[Path] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.worktree = Path(os.path.abspath(worktree)).resolve()
         self.policy = policy or SandboxPolicy()
@@ -304,11 +311,18 @@ class Sandbox:
             self.state_dir = Path(tempfile.gettempdir()) / f"chatml-sandbox-{digest}"
         self.tmp_dir = self.state_dir / "tmp"
         self.hooks_dir = self.state_dir / "hooks"
-        self._visible = [Path(p) for p in visible]
+        #: The environment the commands start from: where HOME, PATH and the checkout are.
+        self.base_env = dict(os.environ if env is None else env)
         self._original_hooks: Path | None = None
+        self._local_remotes: list[Path] = []
         if self.layout is not None:
             hooks = _git(self.worktree, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
             self._original_hooks = (self.worktree / hooks).resolve() if hooks else None
+            urls = _git(self.worktree, "config", "--get-regexp", r"^remote\..*\.url$") or ""
+            for line in urls.splitlines():
+                url = line.partition(" ")[2].removeprefix("file://")
+                if url.startswith("/"):
+                    self._local_remotes.append(Path(url))
 
     # -- before each command -------------------------------------------------------------------
 
@@ -324,7 +338,8 @@ class Sandbox:
         for sub in ("objects/pack", "objects/info"):
             (common / sub).mkdir(parents=True, exist_ok=True)
         if _has_loose_objects(common / "objects"):
-            _git(self.worktree, "repack", "-d", "-q")
+            # Geometric: loose objects go into a pack and the small packs merge, so the count stays low.
+            _git(self.worktree, "repack", "-d", "-q", "--geometric=2")
         own = self.layout.own_ref
         if own:
             _loosen(common, own.rsplit("/", 1)[0] + "/")
@@ -397,12 +412,21 @@ class Sandbox:
         return [*out, "--chdir", str(self.worktree), "--", *argv]
 
     def _reexposed(self) -> list[Path]:
-        """Paths under ``/tmp`` the command still needs to read: git config, PATH, the checkout."""
-        env = os.environ
-        home = Path.home()
+        """Paths under ``/tmp`` the command still needs to read (read-only).
+
+        The user's git config, ``PATH`` entries, the repository with its main checkout, and its
+        local remotes: what a command would see if the private ``/tmp`` did not hide them.
+        """
+        env = self.base_env
+        home = Path(env.get("HOME") or Path.home())
         xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-        wanted = [home, home / ".gitconfig", xdg / "git", *self._visible]
-        for name in ("GIT_CONFIG_GLOBAL", "VIRTUAL_ENV"):
+        wanted = [home, home / ".gitconfig", xdg / "git", *self._local_remotes]
+        if self.layout is not None:
+            # git reads config, HEAD and packed-refs in the common dir; the main checkout around it
+            # is where CHATML_ROOT_PATH points.
+            common = self.layout.common_dir
+            wanted.append(common.parent if common.name == ".git" else common)
+        for name in ("GIT_CONFIG_GLOBAL", "VIRTUAL_ENV", "CHATML_ROOT_PATH"):
             if env.get(name):
                 wanted.append(Path(env[name]))
         wanted += [Path(p) for p in env.get("PATH", "").split(os.pathsep) if p.startswith("/")]

@@ -261,14 +261,13 @@ class ToolRunner:
         sandbox: bool | None = None,
         branch: str | None = None,
         policy: SandboxPolicy | None = None,
-        visible: tuple[Path, ...] = (),
     ) -> None:
         self.worktree = Path(os.path.abspath(worktree))
         self.root = self.worktree.resolve()
         self.git_common_dir = Path(os.path.abspath(git_common_dir))
         self.env = dict(os.environ if env is None else env)
         self.bash_timeout = bash_timeout
-        self.sandbox = Sandbox(self.worktree, branch, policy, sandbox, visible)
+        self.sandbox = Sandbox(self.worktree, branch, policy, sandbox, self.env)
 
     def is_sandboxed(self) -> bool:
         """True when Bash runs under bubblewrap; False means confinement is only advisory."""
