@@ -200,33 +200,3 @@ def test_the_hook_explains_a_refusal_and_allows_the_own_branch(layout: dict[str,
     deleted = runner.run("Bash", {"command": "git checkout -q --detach && git branch -D chatml/me"})
     assert not deleted.ok, deleted.output  # packed too: the read-only packed-refs refuses first
     assert git(layout["repo"], "rev-parse", "--verify", "-q", OWN).strip()
-
-
-def test_without_bubblewrap_the_hook_still_refuses_git_commands(repo: Path, tmp_path: Path) -> None:
-    """Unsandboxed, the hook is the only guard (advisory: a raw write gets past it)."""
-    git(repo, "worktree", "add", "-q", "-b", "chatml/solo", str(tmp_path / "solo"))
-    git(repo, "branch", "chatml/neighbour")
-    runner = ToolRunner(tmp_path / "solo", repo / ".git", dict(os.environ), sandbox=False)
-    assert not runner.is_sandboxed()
-    before = git(repo, "rev-parse", "main", "chatml/neighbour")
-    for command in (
-        "git update-ref refs/heads/chatml/neighbour HEAD~1",
-        "git branch -f main HEAD~1 2>&1; git update-ref refs/heads/main HEAD~1",
-        "git checkout -q --detach && git branch -D chatml/solo",
-    ):
-        outcome = runner.run("Bash", {"command": command})
-        assert not outcome.ok and "chatml sandbox: refused" in outcome.output, outcome.output
-    assert "refs/heads/chatml/solo(delete)" in outcome.output
-    assert git(repo, "rev-parse", "main", "chatml/neighbour") == before
-    assert git(repo, "rev-parse", "--verify", "-q", "refs/heads/chatml/solo").strip()
-
-
-def test_the_repositorys_own_hooks_still_run(layout: dict[str, Path]) -> None:
-    hook = layout["common"] / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'pre-commit hook ran'\nexit 1\n")
-    hook.chmod(0o755)
-    runner = ToolRunner(layout["own"], layout["common"], dict(os.environ))
-    outcome = runner.run("Bash", {"command": "git commit -q --allow-empty -m blocked"})
-    assert not outcome.ok and "pre-commit hook ran" in outcome.output
-    hook.unlink()
-    assert runner.run("Bash", {"command": "git commit -q --allow-empty -m allowed"}).ok

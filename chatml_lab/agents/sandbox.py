@@ -311,6 +311,7 @@ class Sandbox:
             self.state_dir = Path(tempfile.gettempdir()) / f"chatml-sandbox-{digest}"
         self.tmp_dir = self.state_dir / "tmp"
         self.hooks_dir = self.state_dir / "hooks"
+        self.bin_dir = self.state_dir / "bin"
         #: The environment the commands start from: where HOME, PATH and the checkout are.
         self.base_env = dict(os.environ if env is None else env)
         self._original_hooks: Path | None = None
@@ -370,9 +371,12 @@ class Sandbox:
 
     # -- the command ---------------------------------------------------------------------------
 
-    def env(self, base: Mapping[str, str]) -> dict[str, str]:
-        """The command's environment: ``base`` without credentials, plus TMPDIR and git's hook dir."""
-        env = scrub_env(base, self.policy.env_allow)
+    def env(self, base: Mapping[str, str], scrub: bool = True) -> dict[str, str]:
+        """The command's environment: ``base`` without credentials, plus TMPDIR and git's hook dir.
+
+        ``scrub=False`` keeps credentials (Claude Code's CLI needs its own to reach the API).
+        """
+        env = scrub_env(base, self.policy.env_allow) if scrub else dict(base)
         env["TMPDIR"] = str(_HIDDEN_ROOT if self.active else self.tmp_dir)
         settings = list(GIT_SETTINGS)
         if self.layout is not None:
@@ -410,6 +414,25 @@ class Sandbox:
             out += ["--ro-bind", str(dot_git), str(dot_git)]
         out += self._git_binds()
         return [*out, "--chdir", str(self.worktree), "--", *argv]
+
+    def launcher(self, name: str, argv: list[str], writable: Iterable[Path] = ()) -> Path:
+        """An executable that runs ``argv`` plus its own arguments inside this sandbox.
+
+        For programs started by a library that only takes a path (Claude Code's CLI). It lives in
+        a directory bound read-only inside the sandbox and is rewritten before every launch, so
+        nothing the sandboxed program does can change what runs outside next time.
+        """
+        self.prepare()
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        command = shlex.join(self.wrap(argv, writable))
+        path = self.bin_dir / name
+        # Output passes through cat: the PID namespace is torn down after the program exits, so
+        # without it a caller could see the exit before end-of-file on the pipes it reads.
+        script = (
+            f'#!/bin/bash\nset -o pipefail\n{{ {command} "$@" 2>&1 1>&3 3>&- | cat 1>&2 3>&-; }} 3>&1 | cat\n'
+        )
+        _write_if_changed(path, script, 0o755)
+        return path
 
     def _reexposed(self) -> list[Path]:
         """Paths under ``/tmp`` the command still needs to read (read-only).
@@ -451,8 +474,9 @@ class Sandbox:
         for name in ("gitdir", "commondir", "config.worktree", "locked"):
             if (admin / name).exists():
                 out += ["--ro-bind", str(admin / name), str(admin / name)]
-        if self.hooks_dir.is_relative_to(admin):
-            out += ["--ro-bind", str(self.hooks_dir), str(self.hooks_dir)]
+        for protected in (self.hooks_dir, self.bin_dir):
+            if protected.is_dir() and protected.is_relative_to(admin):
+                out += ["--ro-bind", str(protected), str(protected)]
         objects = common / "objects"
         out += ["--bind", str(objects), str(objects)]
         for sub in ("pack", "info"):
