@@ -15,7 +15,7 @@ from chatml_lab.agents.sandbox import SandboxPolicy, describe, sandbox_available
 from chatml_lab.agents.tools import ToolRunner
 from chatml_lab.config import Config
 from chatml_lab.core.manager import ChatML
-from chatml_lab.errors import ConfigError
+from chatml_lab.errors import ChatMLError, ConfigError
 
 from .agent_fixtures import kill_runners, write_script
 from .conftest import git
@@ -293,3 +293,47 @@ def test_the_repositorys_own_hooks_still_run(layout: dict[str, Path]) -> None:
     assert not outcome.ok and "pre-commit hook ran" in outcome.output
     hook.unlink()
     assert runner.run("Bash", {"command": "git commit -q --allow-empty -m allowed"}).ok
+
+
+# -- the demo --------------------------------------------------------------------------------------
+
+
+def _run_demo_without_notebook(out: Path) -> object:
+    from chatml_lab.demo import run_demo
+
+    try:
+        return run_demo(out, notebook=False, echo=lambda _line: None)
+    finally:
+        manager = ChatML(data_dir=out / "data")
+        try:
+            kill_runners(manager)
+        finally:
+            manager.close()
+
+
+def test_demo_commits_with_the_identity_of_a_home_under_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reported failure: ~/.gitconfig under /tmp was hidden, commits failed, the demo said success."""
+    _drop_identity_env(monkeypatch)
+    (Path(os.environ["HOME"]) / ".gitconfig").write_text(
+        "[user]\n\tname = Demo User\n\temail = demo@example.invalid\n"
+    )
+    result = _run_demo_without_notebook(tmp_path / "demo")
+    for session in result.sessions:  # type: ignore[attr-defined]
+        assert len(session.commits) == 1, session
+        author = git(result.repo, "log", "-1", "--format=%an", session.branch).strip()  # type: ignore[attr-defined]
+        assert author == "Demo User"
+
+
+def test_demo_fails_loudly_when_a_scripted_commit_is_missing(tmp_path: Path) -> None:
+    hooks = tmp_path / "refusing-hooks"
+    hooks.mkdir()
+    refuse_on_sessions = '#!/bin/sh\ncase "$(git symbolic-ref -q --short HEAD)" in chatml/*) echo refused >&2; exit 1 ;; esac\n'
+    (hooks / "pre-commit").write_text(refuse_on_sessions)
+    (hooks / "pre-commit").chmod(0o755)
+    (Path(os.environ["HOME"]) / ".gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n")
+    with pytest.raises(
+        ChatMLError, match=r"scripted agent of add-slugify, add-stats, .* did not make its commit"
+    ):
+        _run_demo_without_notebook(tmp_path / "demo")

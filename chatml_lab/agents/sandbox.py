@@ -437,13 +437,15 @@ class Sandbox:
     def _reexposed(self) -> list[Path]:
         """Paths under ``/tmp`` the command still needs to read (read-only).
 
-        The user's git config, ``PATH`` entries, the repository with its main checkout, and its
-        local remotes: what a command would see if the private ``/tmp`` did not hide them.
+        The user's git config, ``PATH`` entries, the repository with its main checkout, its hooks
+        and its local remotes: what a command would see if the private ``/tmp`` did not hide them.
         """
         env = self.base_env
         home = Path(env.get("HOME") or Path.home())
         xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
         wanted = [home, home / ".gitconfig", xdg / "git", *self._local_remotes]
+        if self._original_hooks is not None:
+            wanted.append(self._original_hooks)  # the repository's hooks run through links to them
         if self.layout is not None:
             # git reads config, HEAD and packed-refs in the common dir; the main checkout around it
             # is where CHATML_ROOT_PATH points.
