@@ -284,17 +284,6 @@ def test_without_bubblewrap_the_hook_still_refuses_git_commands(repo: Path, tmp_
     assert git(repo, "rev-parse", "--verify", "-q", "refs/heads/chatml/solo").strip()
 
 
-def test_the_repositorys_own_hooks_still_run(layout: dict[str, Path]) -> None:
-    hook = layout["common"] / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'pre-commit hook ran'\nexit 1\n")
-    hook.chmod(0o755)
-    runner = ToolRunner(layout["own"], layout["common"], dict(os.environ))
-    outcome = runner.run("Bash", {"command": "git commit -q --allow-empty -m blocked"})
-    assert not outcome.ok and "pre-commit hook ran" in outcome.output
-    hook.unlink()
-    assert runner.run("Bash", {"command": "git commit -q --allow-empty -m allowed"}).ok
-
-
 # -- the demo --------------------------------------------------------------------------------------
 
 
@@ -337,3 +326,36 @@ def test_demo_fails_loudly_when_a_scripted_commit_is_missing(tmp_path: Path) -> 
         ChatMLError, match=r"scripted agent of add-slugify, add-stats, .* did not make its commit"
     ):
         _run_demo_without_notebook(tmp_path / "demo")
+
+
+@needs_bwrap
+def test_well_known_credential_files_read_as_empty(worktree: Path, repo: Path) -> None:
+    home = Path(os.environ["HOME"])
+    files = {
+        home / ".claude" / ".credentials.json": '{"claudeAiOauth": {"accessToken": "sk-ant-oat-SECRET"}}',
+        Path(os.environ["XDG_CONFIG_HOME"]) / "gh" / "hosts.yml": "github.com:\n  oauth_token: gho_SECRET\n",
+        home / ".git-credentials": "https://user:ghp_SECRET@github.com\n",
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    runner = ToolRunner(worktree, repo / ".git", dict(os.environ))
+    outcome = runner.run("Bash", {"command": " ".join(f"cat {p};" for p in files) + " echo end"})
+    assert outcome.ok and outcome.output == "end", outcome.output
+    assert all(path.read_text() == text for path, text in files.items())  # hidden, not touched
+
+
+def test_head_switched_to_another_branch_is_put_back(worktree: Path, repo: Path) -> None:
+    """chatml's own (unsandboxed) git calls follow HEAD: it must not stay on main."""
+    runner = ToolRunner(worktree, repo / ".git", dict(os.environ))
+    outcome = runner.run(
+        "Bash", {"command": "git checkout -q --ignore-other-worktrees main && git status -sb"}
+    )
+    assert (
+        "[chatml: HEAD was switched to refs/heads/main; it is back on refs/heads/chatml/s1" in outcome.output
+    )
+    assert git(worktree, "symbolic-ref", "HEAD").strip() == "refs/heads/chatml/s1"
+    detached = runner.run(
+        "Bash", {"command": "git checkout -q --detach && git symbolic-ref -q HEAD || echo detached"}
+    )
+    assert detached.output == "detached"  # a rebase's detached HEAD is left alone

@@ -200,3 +200,14 @@ def test_the_hook_explains_a_refusal_and_allows_the_own_branch(layout: dict[str,
     deleted = runner.run("Bash", {"command": "git checkout -q --detach && git branch -D chatml/me"})
     assert not deleted.ok, deleted.output  # packed too: the read-only packed-refs refuses first
     assert git(layout["repo"], "rev-parse", "--verify", "-q", OWN).strip()
+
+
+def test_the_repositorys_own_hooks_still_run(layout: dict[str, Path]) -> None:
+    hook = layout["common"] / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'pre-commit hook ran'\nexit 1\n")
+    hook.chmod(0o755)
+    runner = ToolRunner(layout["own"], layout["common"], dict(os.environ))
+    outcome = runner.run("Bash", {"command": "git commit -q --allow-empty -m blocked"})
+    assert not outcome.ok and "pre-commit hook ran" in outcome.output
+    hook.unlink()
+    assert runner.run("Bash", {"command": "git commit -q --allow-empty -m allowed"}).ok

@@ -137,7 +137,12 @@ class ClaudeCodeBackend(Backend):
                 "Claude Code refuses bypass mode as root: use another permission mode, run as a "
                 "normal user, or set IS_SANDBOX=1 if this is a disposable container"
             )
-        return asyncio.run(self._turn(text))
+        try:
+            return asyncio.run(self._turn(text))
+        finally:
+            note = self.sandbox.finish()
+            if note:
+                self.ctx.emit(EventType.NOTICE, {"message": note})
 
     def _options(self, sdk: Any) -> Any:
         state = self.ctx.state

@@ -392,10 +392,13 @@ class Sandbox:
         env["GIT_CONFIG_COUNT"] = str(count)
         return env
 
-    def wrap(self, argv: list[str], writable: Iterable[Path] = ()) -> list[str]:
+    def wrap(
+        self, argv: list[str], writable: Iterable[Path] = (), hide_credentials: bool = True
+    ) -> list[str]:
         """``argv`` inside bubblewrap (unchanged when the sandbox is not active).
 
-        ``writable`` adds directories the command may write (Claude Code's config dir).
+        ``writable`` adds directories the command may write (Claude Code's config dir);
+        ``hide_credentials`` shows well-known token files (:meth:`credential_files`) as empty.
         """
         if not self.active:
             return list(argv)
@@ -413,7 +416,42 @@ class Sandbox:
         if dot_git.is_file():
             out += ["--ro-bind", str(dot_git), str(dot_git)]
         out += self._git_binds()
+        hidden = self.credential_files() if hide_credentials else []
+        if hidden:
+            empty = self.state_dir / "empty"
+            if not empty.is_file() or empty.stat().st_size:
+                empty.parent.mkdir(parents=True, exist_ok=True)
+                empty.write_bytes(b"")
+            for path in hidden:
+                out += ["--ro-bind", str(empty), str(path)]
         return [*out, "--chdir", str(self.worktree), "--", *argv]
+
+    def credential_files(self) -> list[Path]:
+        """Existing files that hold the tokens :data:`SECRET_ENV` names (Claude Code's login, gh's)."""
+        env = self.base_env
+        home = Path(env.get("HOME") or Path.home())
+        xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+        claude = Path(env.get("CLAUDE_CONFIG_DIR") or home / ".claude")
+        candidates = [claude / ".credentials.json", home / ".claude" / ".credentials.json",
+                      xdg / "gh" / "hosts.yml", home / ".git-credentials", home / ".netrc"]  # fmt: skip
+        return sorted({p.resolve() for p in candidates if p.is_file()})
+
+    def finish(self) -> str | None:
+        """Trusted check after a command: HEAD must not be left on another branch.
+
+        chatml's own git calls in this worktree (updating the branch, archiving) run unsandboxed and
+        follow HEAD; a HEAD switched to ``main`` would let them move ``main``. HEAD goes back to the
+        session's branch (files untouched) and the returned note says so; detached HEAD (a rebase)
+        is left alone.
+        """
+        own = self.layout.own_ref if self.layout is not None else None
+        if own is None or not self.layout or not self.layout.linked:
+            return None
+        head = _git(self.worktree, "symbolic-ref", "-q", "HEAD")
+        if head is None or head == own:
+            return None
+        _git(self.worktree, "symbolic-ref", "HEAD", own)
+        return f"[chatml: HEAD was switched to {head}; it is back on {own} (the files were left as they are)]"
 
     def launcher(self, name: str, argv: list[str], writable: Iterable[Path] = ()) -> Path:
         """An executable that runs ``argv`` plus its own arguments inside this sandbox.
@@ -424,7 +462,7 @@ class Sandbox:
         """
         self.prepare()
         self.bin_dir.mkdir(parents=True, exist_ok=True)
-        command = shlex.join(self.wrap(argv, writable))
+        command = shlex.join(self.wrap(argv, writable, hide_credentials=False))
         path = self.bin_dir / name
         # Output passes through cat: the PID namespace is torn down after the program exits, so
         # without it a caller could see the exit before end-of-file on the pipes it reads.

@@ -480,6 +480,9 @@ class ToolRunner:
             sink.seek(0)
             output = sink.read().decode("utf-8", errors="replace")
         output = cap_output(output.rstrip("\n"))
+        note = self.sandbox.finish()
+        if note:
+            output = f"{output}\n{note}".lstrip()
         if stopped == "timeout":
             return ToolOutcome(
                 False, f"{output}\n[timed out after {timeout:g} s: process group killed]".lstrip()
