@@ -359,3 +359,13 @@ def test_head_switched_to_another_branch_is_put_back(worktree: Path, repo: Path)
         "Bash", {"command": "git checkout -q --detach && git symbolic-ref -q HEAD || echo detached"}
     )
     assert detached.output == "detached"  # a rebase's detached HEAD is left alone
+
+
+def test_a_raw_delete_of_the_own_branch_is_undone_from_the_reflog(worktree: Path, repo: Path) -> None:
+    runner = ToolRunner(worktree, repo / ".git", dict(os.environ))
+    assert runner.run("Bash", {"command": "git commit -q --allow-empty -m 'work to keep'"}).ok
+    tip = git(repo, "rev-parse", "chatml/s1").strip()
+    ref = repo / ".git" / "refs" / "heads" / "chatml" / "s1"
+    outcome = runner.run("Bash", {"command": f"rm {ref}"})
+    assert f"refs/heads/chatml/s1 had been deleted; restored at {tip[:12]}" in outcome.output
+    assert git(repo, "rev-parse", "chatml/s1").strip() == tip

@@ -447,11 +447,31 @@ class Sandbox:
         own = self.layout.own_ref if self.layout is not None else None
         if own is None or not self.layout or not self.layout.linked:
             return None
+        notes = []
+        if _git(self.worktree, "rev-parse", "--verify", "-q", own) is None:
+            restored = self._restore_own_ref(own)
+            if restored:
+                notes.append(f"[chatml: {own} had been deleted; restored at {restored[:12]} from the reflog]")
         head = _git(self.worktree, "symbolic-ref", "-q", "HEAD")
-        if head is None or head == own:
-            return None
-        _git(self.worktree, "symbolic-ref", "HEAD", own)
-        return f"[chatml: HEAD was switched to {head}; it is back on {own} (the files were left as they are)]"
+        if head is not None and head != own:
+            _git(self.worktree, "symbolic-ref", "HEAD", own)
+            notes.append(
+                f"[chatml: HEAD was switched to {head}; it is back on {own} (the files were left as they are)]"
+            )
+        return "\n".join(notes) or None
+
+    def _restore_own_ref(self, own: str) -> str | None:
+        """Recreate the session's branch from the last reflog entry (a raw ``rm`` of its file)."""
+        assert self.layout is not None
+        for log in (self.layout.common_dir / "logs" / own, self.layout.git_dir / "logs" / "HEAD"):
+            try:
+                last = log.read_text(errors="replace").strip().splitlines()[-1]
+            except (OSError, IndexError):
+                continue
+            sha = last.split(" ", 2)[1] if len(last.split(" ")) > 2 else ""
+            if len(sha) in (40, 64) and _git(self.worktree, "update-ref", own, sha, "") is not None:
+                return sha
+        return None
 
     def launcher(self, name: str, argv: list[str], writable: Iterable[Path] = ()) -> Path:
         """An executable that runs ``argv`` plus its own arguments inside this sandbox.
