@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from chatml_lab.agents.sandbox import HOOK, sandbox_available, sandbox_problem
+from chatml_lab.agents.gitguard import HOOK
+from chatml_lab.agents.sandbox import sandbox_available, sandbox_problem
 from chatml_lab.agents.tools import ToolRunner
 
 from .conftest import commit_file, git

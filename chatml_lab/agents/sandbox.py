@@ -13,8 +13,8 @@ in bubblewrap so that, kernel-enforced:
   ``refs/chatml/*`` snapshots, tags, remote-tracking refs, other worktrees' admin dirs) is
   read-only. The worktree's ``.git`` file is read-only too, so the agent cannot point chatml's own
   (unsandboxed) git calls at a repository of its making;
-- before each command the loose objects are packed (``git repack -d``): a read-only pack cannot be
-  deleted, so another session's committed work cannot be destroyed from inside;
+- before each command the loose objects are packed (``git repack -d --geometric=2``): a read-only
+  pack cannot be deleted, so another session's committed work cannot be destroyed from inside;
 - packed-only refs next to the session's branch are written out loose first, so a loose file the
   agent creates cannot shadow them;
 - no capabilities, a new user and PID namespace (no ``mount``, no ``ptrace`` or ``/proc/<pid>/root``
@@ -26,7 +26,9 @@ in bubblewrap so that, kernel-enforced:
 Independently of bubblewrap, the environment drops credentials (:func:`scrub_env`) and points
 git's ``core.hooksPath`` at a per-session directory whose ``reference-transaction`` hook refuses
 updates to any ref other than the session's branch and per-worktree refs (the repository's own
-hooks still run: they are linked into that directory). Inside bubblewrap the hook is a courtesy
+hooks still run: they are linked into that directory), and :meth:`Sandbox.finish` puts a HEAD
+switched to another branch back and restores a deleted session branch after each command (chatml's
+own, unsandboxed git calls follow HEAD). Inside bubblewrap the hook is a courtesy
 with a clear message (the filesystem refuses anyway); without bubblewrap it is the only guard, and
 an advisory one. What the sandbox cannot close is listed in the README's "Security" section.
 """
@@ -45,6 +47,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Config
+from .gitguard import (
+    GitLayout,
+    has_loose_objects,
+    install_hooks,
+    loosen,
+    restore_ref,
+    trusted_git,
+    writable_dir_except,
+    write_if_changed,
+)
 
 #: Credentials the agent's commands never inherit (unless allowed by name).
 SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "GITHUB_TOKEN",
@@ -53,7 +65,6 @@ SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TO
 SECRET_SUFFIXES = ("_API_KEY", "_AUTH_TOKEN", "_ACCESS_TOKEN", "_TOKEN", "_SECRET", "_SECRET_KEY",
                    "_SECRET_ACCESS_KEY", "_PASSWORD")  # fmt: skip
 INSTALL_HINT = "apt-get install bubblewrap"
-HOOK = "reference-transaction"
 #: Git settings every sandboxed git process gets through ``GIT_CONFIG_*``: no automatic gc
 #: (it would fail on the read-only packs and print errors after a successful commit).
 GIT_SETTINGS = (("gc.auto", "0"), ("maintenance.auto", "false"))
@@ -123,165 +134,9 @@ def sandbox_available() -> bool:
     return sandbox_problem() is None
 
 
-_GIT_LOCATION_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
-
-
-def _git(cwd: Path, *args: str) -> str | None:
-    """A trusted git call: none of our (or an outer hook's) GIT_* overrides."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_") and k not in _GIT_LOCATION_ENV
-    }
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def _hidden(path: Path) -> bool:
     """True when the private ``/tmp`` would hide ``path``."""
     return path.is_relative_to(_HIDDEN_ROOT)
-
-
-def read_packed_refs(common_dir: Path) -> dict[str, str]:
-    """``refname -> object`` from ``packed-refs`` (empty when there is none)."""
-    try:
-        text = (common_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}
-    found = {}
-    for line in text.splitlines():
-        if line and line[0] not in "#^":
-            sha, _, name = line.partition(" ")
-            found[name] = sha
-    return found
-
-
-def _loosen(common_dir: Path, prefix: str) -> None:
-    """Write every packed-only ref under ``prefix`` as a loose file, with git's own lock protocol.
-
-    A loose ref shadows its packed value: unless it already exists (and is then bound read-only),
-    the agent could create one in its writable ref directory and so move another session's branch.
-    """
-    for name in read_packed_refs(common_dir):
-        path = common_dir / name
-        if not name.startswith(prefix) or path.exists():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.with_name(path.name + ".lock")
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except OSError:
-            continue  # git holds the lock: it is updating this ref, which makes it loose anyway
-        try:
-            sha = read_packed_refs(common_dir).get(name)  # re-read under the lock
-            if sha and not path.exists():
-                os.write(fd, f"{sha}\n".encode())
-                os.close(fd)
-                fd = -1
-                os.replace(lock, path)
-        finally:
-            if fd >= 0:
-                os.close(fd)
-            lock.unlink(missing_ok=True)
-
-
-def _has_loose_objects(objects: Path) -> bool:
-    try:
-        with os.scandir(objects) as entries:
-            fanout = [e.path for e in entries if len(e.name) == 2 and e.is_dir()]
-        for path in fanout:
-            with os.scandir(path) as inside:
-                if next(inside, None) is not None:
-                    return True
-    except OSError:
-        pass
-    return False
-
-
-def _hook_script(own_ref: str | None, original: Path | None) -> str:
-    own = shlex.quote(own_ref or "")
-    chain = shlex.quote(str(original) if original is not None else "")
-    shown = own_ref or "its own branch"
-    allowed = shlex.quote(shown)
-    return f"""#!/bin/sh
-# Written by chatml for this session: only its own branch ({shown}) and per-worktree refs
-# may change. Other sessions' branches, the default branch, tags, remote-tracking refs and chatml's
-# snapshot refs (refs/chatml/*) are refused. The repository's own hook, if any, runs afterwards.
-input=$(cat)
-allowed={allowed}
-if [ "$1" = prepared ]; then
-  refused=""
-  while read -r old new ref; do
-    [ -n "$ref" ] || continue
-    case "$ref" in
-      {own}) case "$new" in *[!0]*) ;; *) refused="$refused $ref(delete)" ;; esac ;;
-      refs/bisect/*|refs/worktree/*|refs/rewritten/*) ;;
-      refs/*) refused="$refused $ref" ;;
-    esac
-  done <<EOF
-$input
-EOF
-  if [ -n "$refused" ]; then
-    echo "chatml sandbox: refused to update$refused: this session's agent may only move $allowed" >&2
-    exit 1
-  fi
-fi
-orig={chain}
-if [ -n "$orig" ] && [ -x "$orig" ]; then
-  printf '%s\\n' "$input" | "$orig" "$@"
-  exit $?
-fi
-exit 0
-"""
-
-
-def _entries(directory: Path) -> list[os.DirEntry[str]]:
-    """The entries of ``directory`` by name (the scandir iterator closed at once)."""
-    with os.scandir(directory) as found:
-        return sorted(found, key=lambda e: e.name)
-
-
-def _write_if_changed(path: Path, text: str, mode: int) -> None:
-    try:
-        if path.read_text() == text:
-            return
-    except OSError:
-        pass
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    os.replace(tmp, path)
-
-
-@dataclass(frozen=True)
-class GitLayout:
-    """Where a worktree's git state lives."""
-
-    #: The worktree's own admin dir (``.git/worktrees/<name>``; the git dir itself for a main checkout).
-    git_dir: Path
-    #: The repository's shared git dir (objects, refs, config).
-    common_dir: Path
-    #: ``refs/heads/<branch>`` of the session, or None when unknown.
-    own_ref: str | None
-
-    @property
-    def linked(self) -> bool:
-        """True for a linked worktree (its admin dir is not the common dir)."""
-        return self.git_dir != self.common_dir
-
-    @classmethod
-    def discover(cls, worktree: Path, branch: str | None = None) -> GitLayout | None:
-        """The layout of ``worktree``; None when it is not inside a git worktree."""
-        out = _git(worktree, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir")
-        if not out or len(out.splitlines()) != 2:
-            return None
-        git_dir, common = (Path(p) for p in out.splitlines())
-        if branch is None:
-            branch = (_git(worktree, "symbolic-ref", "-q", "--short", "HEAD") or "") or None
-        return cls(git_dir, common, f"refs/heads/{branch}" if branch else None)
 
 
 class Sandbox:
@@ -317,9 +172,9 @@ class Sandbox:
         self._original_hooks: Path | None = None
         self._local_remotes: list[Path] = []
         if self.layout is not None:
-            hooks = _git(self.worktree, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
+            hooks = trusted_git(self.worktree, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
             self._original_hooks = (self.worktree / hooks).resolve() if hooks else None
-            urls = _git(self.worktree, "config", "--get-regexp", r"^remote\..*\.url$") or ""
+            urls = trusted_git(self.worktree, "config", "--get-regexp", r"^remote\..*\.url$") or ""
             for line in urls.splitlines():
                 url = line.partition(" ")[2].removeprefix("file://")
                 if url.startswith("/"):
@@ -338,36 +193,20 @@ class Sandbox:
         common = self.layout.common_dir
         for sub in ("objects/pack", "objects/info"):
             (common / sub).mkdir(parents=True, exist_ok=True)
-        if _has_loose_objects(common / "objects"):
+        if has_loose_objects(common / "objects"):
             # Geometric: loose objects go into a pack and the small packs merge, so the count stays low.
-            _git(self.worktree, "repack", "-d", "-q", "--geometric=2")
+            trusted_git(self.worktree, "repack", "-d", "-q", "--geometric=2")
         own = self.layout.own_ref
         if own:
-            _loosen(common, own.rsplit("/", 1)[0] + "/")
+            loosen(common, own.rsplit("/", 1)[0] + "/")
             (common / "logs" / own).parent.mkdir(parents=True, exist_ok=True)
         config_worktree = self.layout.git_dir / "config.worktree"
         if not config_worktree.exists():
             config_worktree.touch()  # bound read-only: the agent cannot add one that chatml's git would read
 
     def _write_hooks(self) -> None:
-        self.hooks_dir.mkdir(parents=True, exist_ok=True)
-        original = self._original_hooks
-        chained = original / HOOK if original is not None else None
         own = self.layout.own_ref if self.layout else None
-        _write_if_changed(self.hooks_dir / HOOK, _hook_script(own, chained), 0o755)
-        wanted: set[str] = {HOOK}
-        if original is not None and original.is_dir() and original != self.hooks_dir:
-            for entry in _entries(original):
-                if entry.name == HOOK or entry.name.endswith(".sample") or not os.access(entry.path, os.X_OK):
-                    continue
-                wanted.add(entry.name)
-                link = self.hooks_dir / entry.name
-                if not (link.is_symlink() and os.readlink(link) == entry.path):
-                    link.unlink(missing_ok=True)
-                    link.symlink_to(entry.path)
-        for stale in _entries(self.hooks_dir):
-            if stale.name not in wanted and not stale.name.endswith(".new"):
-                Path(stale.path).unlink(missing_ok=True)
+        install_hooks(self.hooks_dir, self._original_hooks, own)
 
     # -- the command ---------------------------------------------------------------------------
 
@@ -448,30 +287,17 @@ class Sandbox:
         if own is None or not self.layout or not self.layout.linked:
             return None
         notes = []
-        if _git(self.worktree, "rev-parse", "--verify", "-q", own) is None:
-            restored = self._restore_own_ref(own)
+        if trusted_git(self.worktree, "rev-parse", "--verify", "-q", own) is None:
+            restored = restore_ref(self.worktree, self.layout, own)
             if restored:
                 notes.append(f"[chatml: {own} had been deleted; restored at {restored[:12]} from the reflog]")
-        head = _git(self.worktree, "symbolic-ref", "-q", "HEAD")
+        head = trusted_git(self.worktree, "symbolic-ref", "-q", "HEAD")
         if head is not None and head != own:
-            _git(self.worktree, "symbolic-ref", "HEAD", own)
+            trusted_git(self.worktree, "symbolic-ref", "HEAD", own)
             notes.append(
                 f"[chatml: HEAD was switched to {head}; it is back on {own} (the files were left as they are)]"
             )
         return "\n".join(notes) or None
-
-    def _restore_own_ref(self, own: str) -> str | None:
-        """Recreate the session's branch from the last reflog entry (a raw ``rm`` of its file)."""
-        assert self.layout is not None
-        for log in (self.layout.common_dir / "logs" / own, self.layout.git_dir / "logs" / "HEAD"):
-            try:
-                last = log.read_text(errors="replace").strip().splitlines()[-1]
-            except (OSError, IndexError):
-                continue
-            sha = last.split(" ", 2)[1] if len(last.split(" ")) > 2 else ""
-            if len(sha) in (40, 64) and _git(self.worktree, "update-ref", own, sha, "") is not None:
-                return sha
-        return None
 
     def launcher(self, name: str, argv: list[str], writable: Iterable[Path] = ()) -> Path:
         """An executable that runs ``argv`` plus its own arguments inside this sandbox.
@@ -489,7 +315,7 @@ class Sandbox:
         script = (
             f'#!/bin/bash\nset -o pipefail\n{{ {command} "$@" 2>&1 1>&3 3>&- | cat 1>&2 3>&-; }} 3>&1 | cat\n'
         )
-        _write_if_changed(path, script, 0o755)
+        write_if_changed(path, script, 0o755)
         return path
 
     def _reexposed(self) -> list[Path]:
@@ -545,20 +371,8 @@ class Sandbox:
         if layout.own_ref:
             for base in (common, common / "logs"):
                 own = base / layout.own_ref
-                out += _writable_dir_except(own.parent, own.name)
+                out += writable_dir_except(own.parent, own.name)
         return out
-
-
-def _writable_dir_except(directory: Path, own: str) -> list[str]:
-    """Bind ``directory`` writable, with every entry but ``own`` read-only over itself."""
-    if not directory.is_dir():
-        return []
-    out = ["--bind", str(directory), str(directory)]
-    keep = (own, f"{own}.lock")
-    for entry in _entries(directory):
-        if entry.name not in keep:
-            out += ["--ro-bind", entry.path, entry.path]
-    return out
 
 
 def describe(active: bool, policy: SandboxPolicy) -> str:
