@@ -24,12 +24,12 @@ from ..events import EventType
 from ..models import AgentState, ConversationKind
 from ..storage.store import Store
 from . import lease
+from .sandbox import SECRET_ENV
 
 if TYPE_CHECKING:
     from ..core.manager import ChatML
 
 POLL_INTERVAL = 0.05
-SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 
 
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
