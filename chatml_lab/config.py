@@ -5,11 +5,15 @@ UIs configure themselves with traitlets and hand the core a :class:`Config` (DES
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+from .errors import ConfigError
 
 APP_NAME = "ChatML"
 DEFAULT_BRANCH_PREFIX = "chatml"
@@ -42,3 +46,29 @@ class Config:
     lease_stale_after: float = 5.0
     #: Seconds an approval request waits before it is denied.
     approval_timeout: float = 600.0
+    #: Network of the agent's sandboxed commands: ``"on"``, or ``"off"`` for none at all (not even
+    #: 127.0.0.1; bubblewrap's ``--unshare-net``). Not enforced where bubblewrap is missing.
+    sandbox_network: str = "on"
+    #: Comma-separated names of environment variables the agent's commands receive although they
+    #: look like credentials (``ANTHROPIC_API_KEY``, ``GH_TOKEN``, ``*_TOKEN``... are dropped otherwise).
+    sandbox_env_allow: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sandbox_network not in ("on", "off"):
+            raise ConfigError(f"sandbox_network must be 'on' or 'off', not {self.sandbox_network!r}")
+
+    @property
+    def sandbox_env_names(self) -> tuple[str, ...]:
+        """:attr:`sandbox_env_allow` as a tuple of names."""
+        return tuple(n for n in self.sandbox_env_allow.replace(",", " ").split() if n)
+
+    def to_json(self) -> str:
+        """Every field as JSON (how a runner process receives its configuration)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        """The inverse of :meth:`to_json`; fields this version does not know are ignored."""
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

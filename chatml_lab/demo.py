@@ -232,6 +232,7 @@ def run_demo(
         for item in done:
             echo(f"  {item.name}: {item.agent_state}, {len(item.commits)} commit(s) on {item.branch}: "
                  + "; ".join(item.commits))  # fmt: skip
+        check_commits(done, data_dir)
         executed = html = None
         if notebook:
             from .reports.notebook import execute
@@ -249,6 +250,16 @@ def run_demo(
         out_dir=out, repo=repo, origin=origin, data_dir=data_dir, sessions=done, table=table,
         notebook=executed, html=html, seconds=time.monotonic() - started, notes=[SCRIPTED_NOTE, REAL_MODEL_HINT],
     )  # fmt: skip
+
+
+def check_commits(sessions: list[DemoSession], data_dir: Path) -> None:
+    """Fail loudly when a scripted agent's commit is missing: a demo that lost it did not work."""
+    missing = [s.name for s in sessions if len(s.commits) != 1]
+    if missing:
+        raise ChatMLError(
+            f"the scripted agent of {', '.join(missing)} did not make its commit: see "
+            f"`CHATML_DATA_DIR={data_dir} chatml log NAME` for the failed tool call"
+        )
 
 
 def _describe(repo: Path, session: Session, state: str) -> DemoSession:

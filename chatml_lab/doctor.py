@@ -55,25 +55,28 @@ def check_git() -> Check:
     return Check("git", ok, text if ok else f"{text} is too old: worktree support needs git 2.20+")
 
 
-def check_bubblewrap() -> Check:
-    """Bubblewrap can create a sandbox (Bash tool calls are confined to the worktree with it)."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return Check(
-            "bubblewrap", False, "not found: Bash runs unsandboxed (apt-get install bubblewrap)", True
-        )
-    probe = _run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"])
-    if probe is None or probe.returncode != 0:
-        reason = (probe.stderr.strip().splitlines() or ["no output"])[-1] if probe else "timed out"
+def check_sandbox() -> Check:
+    """Whether agents' commands run in the bubblewrap sandbox (DESIGN §5), for both backends."""
+    from .agents.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is not None:
         return Check(
             "bubblewrap",
             False,
-            f"{bwrap} cannot create a sandbox here ({reason}): Bash runs unsandboxed",
+            f"{problem}: Bash tool calls are NOT sandboxed, and claude-code is UNSANDBOXED",
             True,
         )
+    bwrap = shutil.which("bwrap") or "bwrap"
     version_text = _run([bwrap, "--version"])
     shown = version_text.stdout.strip() if version_text and version_text.returncode == 0 else bwrap
-    return Check("bubblewrap", True, f"{shown}: Bash tool calls are sandboxed", True)
+    return Check(
+        "bubblewrap",
+        True,
+        f"{shown}: Bash tool calls and claude-code's tools are sandboxed "
+        "(claude-code keeps the network and can read its own credential)",
+        True,
+    )
 
 
 def check_api_key() -> Check:
@@ -157,7 +160,7 @@ def run_checks(manager: ChatML) -> list[Check]:
             "chatml_lab", True, _package("chatml-lab") or "not installed as a package (running from source)"
         ),
         check_git(),
-        check_bubblewrap(),
+        check_sandbox(),
         check_api_key(),
         *check_packages(),
         check_default_agent(),

@@ -178,19 +178,35 @@ def _gone_or_zombie(pid: int) -> bool:
     return not status.exists() or "State:\tZ" in status.read_text()
 
 
+def _running_with_argument(argument: str) -> list[int]:
+    """Live (not zombie) processes with ``argument`` on their command line."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or _gone_or_zombie(int(entry.name)):
+                continue
+            if argument.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.parametrize("sandbox", [False, pytest.param(True, marks=needs_bwrap)])
 def test_bash_timeout_kills_the_process_group(layout: dict[str, Path], sandbox: bool) -> None:
     runner = ToolRunner(layout["worktree"], layout["repo"] / ".git", dict(os.environ), sandbox=sandbox)
     assert runner.is_sandboxed() is sandbox
     started = time.monotonic()
-    outcome = runner.run("Bash", {"command": "sleep 30 & echo $! > child.pid; sleep 30", "timeout": 300})
+    # The sandbox has a PID namespace of its own ($! means nothing outside): find the background
+    # child by a command line no other process has.
+    marker = f"30.{os.getpid()}{int(started * 1000) % 10**6}"
+    outcome = runner.run("Bash", {"command": f"sleep {marker} & sleep 30", "timeout": 300})
     assert time.monotonic() - started < 5
     assert not outcome.ok and "timed out after 0.3 s" in outcome.output
-    child = int((layout["worktree"] / "child.pid").read_text())
     deadline = time.monotonic() + 2
-    while not _gone_or_zombie(child) and time.monotonic() < deadline:
+    while _running_with_argument(marker) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _gone_or_zombie(child)
+    assert not _running_with_argument(marker)
 
 
 def test_bash_interrupt_kills_the_command(runner: ToolRunner) -> None:

@@ -275,9 +275,9 @@ def test_api_key_never_reaches_database_events_or_logs(agent_cm: ChatML, repo: P
             assert secret.encode() not in path.read_bytes(), path
     assert scanned >= 2
     assert all(secret not in str(e.data) for e in session.events())
-    # The check is real: the tool did print the key, and the log holds the redacted form.
+    # The check is real: the tool ran, and its environment held no key to print (DESIGN §5).
     outputs = [e.data["output"] for e in session.events() if e.type is EventType.TOOL_END]
-    assert any("key=***" in out for out in outputs)
+    assert any(out.splitlines()[0] == "key=" and "ANTHROPIC_API_KEY" not in out for out in outputs)
 
 
 @pytest.mark.skipif(

@@ -29,6 +29,7 @@ from ..events import EventType
 from ..models import PermissionMode
 from . import pricing
 from .backend import AgentContext, Backend, TurnResult
+from .sandbox import describe
 from .scripted_server import ScriptedServer, default_script_path
 from .tools import EDIT_TOOLS, EXEC_TOOLS, TOOL_DEFINITIONS, ToolOutcome, ToolRunner
 
@@ -117,7 +118,11 @@ class AnthropicBackend(Backend):
 
     def __init__(self, ctx: AgentContext) -> None:
         super().__init__(ctx)
-        self.tools = ToolRunner(ctx.worktree, ctx.git_common_dir, ctx.env, ctx.bash_timeout)
+        self.tools = ToolRunner(
+            ctx.worktree, ctx.git_common_dir, ctx.env, ctx.bash_timeout, branch=ctx.branch, policy=ctx.sandbox
+        )
+        if not self.tools.is_sandboxed():
+            ctx.emit(EventType.NOTICE, {"message": describe(False, ctx.sandbox)})
         self._client: anthropic.Anthropic | None = None
 
     @classmethod

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from ..errors import AgentUnavailableError
 from ..events import Event, EventType
 from ..models import PermissionMode
+from .sandbox import SandboxPolicy
 
 ENTRY_POINT_GROUP = "chatml_lab.backends"
 
@@ -55,6 +56,8 @@ class AgentContext:
     #: The conversation's events so far (for backends that rebuild context from the log).
     history: list[Event] = field(default_factory=list)
     bash_timeout: float = 120.0
+    #: How the agent's commands are confined (network, environment allowlist).
+    sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,12 @@ bypass mode as root unless ``IS_SANDBOX=1`` is set (meant for containers); we sa
 
 Its result can say ``subtype: "success"`` with ``is_error: true`` (an API failure): we check
 ``is_error`` and raise :class:`~chatml_lab.errors.AgentError` with the reason.
+
+Confinement: where bubblewrap works, the whole CLI runs inside the session's
+:class:`~chatml_lab.agents.sandbox.Sandbox` (through a launcher given as ``cli_path``), so its
+Bash, Write and Edit tools get the same filesystem limits as the built-in agent's Bash. Two
+differences, said in the backend's first notice: the network stays on (the CLI needs the API) and
+its tools can read the CLI's own credential (the CLI needs it in its environment).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import shutil
 import time
 import uuid
 from collections import deque
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import AgentError, AgentUnavailableError
@@ -29,6 +37,7 @@ from ..events import EventType
 from ..models import PermissionMode
 from . import pricing
 from .backend import AgentContext, Backend, TurnResult
+from .sandbox import Sandbox, sandbox_problem
 
 INSTALL_HINT = 'install it with pip install "chatml-lab[claude-code]"'
 
@@ -62,6 +71,45 @@ class ClaudeCodeBackend(Backend):
         super().__init__(ctx)
         self._stderr: deque[str] = deque(maxlen=20)
         self._model: str | None = None
+        self.sandbox = Sandbox(ctx.worktree, ctx.branch, ctx.sandbox, env=ctx.env)
+        ctx.emit(EventType.NOTICE, {"message": self.confinement()})
+
+    def confinement(self) -> str:
+        """One plain line: how (or whether) Claude Code's tools are confined."""
+        if not self.sandbox.active:
+            return (
+                f"claude-code is UNSANDBOXED ({sandbox_problem()}): its Bash, Write and Edit tools "
+                "can change anything this user can, including other sessions' branches and worktrees"
+            )
+        network = "" if self.ctx.sandbox.network else " (sandbox_network=off cannot apply: it needs the API)"
+        return (
+            "claude-code runs in a bubblewrap sandbox: writes only to this worktree and its own branch; "
+            f"the network stays on{network} and its tools can read Claude Code's own credential"
+        )
+
+    def _launcher(self) -> str | None:
+        """The CLI wrapped in the sandbox (None: let the SDK find and run it unconfined)."""
+        if not self.sandbox.active:
+            return None
+        import claude_agent_sdk
+
+        bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+        cli = str(bundled) if bundled.is_file() else shutil.which("claude")
+        if cli is None:
+            return None
+        env = self.ctx.env
+        if env.get("CLAUDE_CONFIG_DIR"):
+            writable = [Path(env["CLAUDE_CONFIG_DIR"])]
+        else:  # the CLI keeps sessions, settings and its login there
+            home = Path(env.get("HOME") or Path.home())
+            (home / ".claude").mkdir(exist_ok=True)
+            if not (home / ".claude.json").exists():
+                (home / ".claude.json").write_text("{}\n")
+            writable = [home / ".claude", home / ".claude.json"]
+        for path in writable:
+            if path.suffix != ".json":
+                path.mkdir(parents=True, exist_ok=True)
+        return str(self.sandbox.launcher("claude", [cli], writable))
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -89,7 +137,12 @@ class ClaudeCodeBackend(Backend):
                 "Claude Code refuses bypass mode as root: use another permission mode, run as a "
                 "normal user, or set IS_SANDBOX=1 if this is a disposable container"
             )
-        return asyncio.run(self._turn(text))
+        try:
+            return asyncio.run(self._turn(text))
+        finally:
+            note = self.sandbox.finish()
+            if note:
+                self.ctx.emit(EventType.NOTICE, {"message": note})
 
     def _options(self, sdk: Any) -> Any:
         state = self.ctx.state
@@ -100,11 +153,14 @@ class ClaudeCodeBackend(Backend):
         # Our id is used for the first turn and resumed afterwards, so a restarted runner (or a
         # new process) continues the same Claude Code session in the same worktree.
         which = {"resume": session_id} if state.get("started") else {"session_id": session_id}
+        self.sandbox.prepare()
         return sdk.ClaudeAgentOptions(
             cwd=str(self.ctx.worktree),
+            cli_path=self._launcher(),
             permission_mode=MODES[self.ctx.permission_mode],
             can_use_tool=self._can_use_tool,
-            env=dict(self.ctx.env),
+            # Credentials stay (the CLI needs them); git's ref hook and the session's TMPDIR are added.
+            env=self.sandbox.env(self.ctx.env, scrub=False),
             include_partial_messages=True,
             model=self.ctx.model,
             system_prompt={"type": "preset", "preset": "claude_code", "append": self.rules()},

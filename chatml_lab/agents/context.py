@@ -8,10 +8,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..config import Config
 from ..errors import AgentError, AgentUnavailableError
 from ..events import EventType
 from ..storage.store import Store
 from .backend import AgentContext, Ask, Backend, backend_class
+from .sandbox import SandboxPolicy
 
 DEFAULT_ORDER = ("anthropic", "claude-code")
 
@@ -68,8 +70,9 @@ def build_context(
     emit: Any,
     ask: Ask,
     cancelled: threading.Event,
+    config: Config | None = None,
 ) -> tuple[AgentContext, type[Backend]]:
-    """The context and backend class for a conversation, read from the store."""
+    """The context and backend class for a conversation, read from the store and ``config``."""
     conversation = store.conversation(conversation_id)
     if conversation is None:
         raise AgentError(f"conversation {conversation_id} does not exist")
@@ -113,6 +116,7 @@ def build_context(
         state=store.backend_state(conversation_id),
         save_state=save_state,
         history=store.events([conversation_id]),
+        sandbox=SandboxPolicy.from_config(config or Config()),
     )
     if not session.agent_backend:
         store.update_session(session.id, agent_backend=name)

@@ -28,6 +28,7 @@ from ..models import AgentState, ConversationKind
 from ..storage.store import Store
 from . import lease
 from .helpers import session_title
+from .sandbox import SECRET_ENV
 
 #: Appends one event to the conversation's log.
 Emit = Callable[[EventType, dict[str, Any]], None]
@@ -36,7 +37,6 @@ Emit = Callable[[EventType, dict[str, Any]], None]
 Namer = Callable[[str, str, str, Emit], object]
 
 POLL_INTERVAL = 0.05
-SECRET_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 
 
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
@@ -72,9 +72,11 @@ class Runner:
         approval_timeout: float,
         stale_after: float,
         namer: Namer | None = None,
+        config: Config | None = None,
     ) -> None:
         self.store = store
         self.namer = namer
+        self.config = config or Config()
         self.conversation_id = conversation_id
         self.token = token
         self.idle_timeout = idle_timeout
@@ -278,7 +280,7 @@ class Runner:
         from .context import build_context
 
         ctx, backend_cls = build_context(
-            self.store, self.conversation_id, self.emit, self.ask, self.cancelled
+            self.store, self.conversation_id, self.emit, self.ask, self.cancelled, self.config
         )
         return backend_cls(ctx)
 
@@ -298,14 +300,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-timeout", type=float, default=defaults.runner_idle_timeout)
     parser.add_argument("--approval-timeout", type=float, default=defaults.approval_timeout)
     parser.add_argument("--stale-after", type=float, default=defaults.lease_stale_after)
+    parser.add_argument("--config", help="the client's Config as JSON (sandbox settings and the rest)")
     return parser.parse_args(argv)
 
 
-def serve(store: Store, args: argparse.Namespace, namer: Namer | None = None) -> int:
+def serve(
+    store: Store, args: argparse.Namespace, namer: Namer | None = None, config: Config | None = None
+) -> int:
     """Serve ``args.conversation_id`` until idle or stopped (SIGTERM stops); the exit code."""
     runner = Runner(
         store, args.conversation_id, args.token, args.idle_timeout, args.approval_timeout,
-        args.stale_after, namer,
+        args.stale_after, namer, config,
     )  # fmt: skip
 
     def on_term(_signum: int, _frame: Any) -> None:

@@ -11,13 +11,11 @@ Confinement:
   written, when it starts with ``~``, has a ``..`` component, is absolute but outside the worktree,
   or resolves outside it through a symlink (a file or any parent directory). Writes into ``.git``
   are refused too: the worktree's ``.git`` file and the repository's git directory belong to git.
-- ``Bash`` runs with cwd = the worktree. Where bubblewrap works (:func:`sandbox_available`), it runs
-  in a sandbox whose filesystem is read-only except the worktree, the repository's common git dir
-  (``git commit`` writes the index, objects and refs there) and a private ``/tmp``. Without
-  bubblewrap it runs as a plain ``bash -c``: confinement is then only advisory (the system prompt
-  asks the agent to stay inside). :meth:`ToolRunner.is_sandboxed` tells the UI which mode is active.
-  The sandbox confines writes, not reads or the network: the agent can still read the machine's
-  files and reach the internet (``pip install`` and ``git fetch`` keep working).
+- ``Bash`` runs with cwd = the worktree, confined by :class:`~chatml_lab.agents.sandbox.Sandbox`:
+  under bubblewrap (where :func:`sandbox_available`) it may write only the worktree, its private
+  ``/tmp`` and what a commit on the session's own branch needs; its environment never holds
+  credentials. Without bubblewrap it runs as a plain ``bash -c`` and confinement is only advisory.
+  :meth:`ToolRunner.is_sandboxed` tells the UI which mode is active.
 - A Bash timeout or an interrupt kills the whole process group; output is capped at
   :data:`OUTPUT_LIMIT` characters with a note saying how much was left out.
 """
@@ -25,9 +23,7 @@ Confinement:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -39,6 +35,7 @@ from typing import Any
 
 from .filetools import FileTools
 from .paths import Confinement
+from .sandbox import Sandbox, SandboxPolicy, sandbox_available
 from .toolspec import (
     EDIT_TOOLS,
     EXEC_TOOLS,
@@ -69,23 +66,12 @@ __all__ = [
 MAX_BASH_TIMEOUT_MS = 600_000
 
 
-@functools.cache
-def sandbox_available() -> bool:
-    """True when bubblewrap is installed and can create a sandbox here (probed once per process)."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return False
-    probe = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "true"]
-    try:
-        return subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 class ToolRunner:
     """Execute tool calls inside one worktree.
 
     ``sandbox=None`` uses bubblewrap when :func:`sandbox_available`; ``False`` never does.
+    ``branch`` is the session's branch (the only one Bash may move; default: the checked-out one)
+    and ``policy`` the sandbox settings (network, environment allowlist).
     """
 
     def __init__(
@@ -95,6 +81,8 @@ class ToolRunner:
         env: Mapping[str, str] | None = None,
         bash_timeout: float = 120.0,
         sandbox: bool | None = None,
+        branch: str | None = None,
+        policy: SandboxPolicy | None = None,
     ) -> None:
         self.paths = Confinement(worktree, git_common_dir)
         self.worktree = self.paths.worktree
@@ -103,11 +91,11 @@ class ToolRunner:
         self.files = FileTools(self.paths)
         self.env = dict(os.environ if env is None else env)
         self.bash_timeout = bash_timeout
-        self._sandbox = sandbox_available() if sandbox is None else sandbox and sandbox_available()
+        self.sandbox = Sandbox(self.worktree, branch, policy, sandbox, self.env)
 
     def is_sandboxed(self) -> bool:
         """True when Bash runs under bubblewrap; False means confinement is only advisory."""
-        return self._sandbox
+        return self.sandbox.active
 
     def run(
         self, name: str, tool_input: Mapping[str, Any], cancelled: threading.Event | None = None
@@ -140,13 +128,7 @@ class ToolRunner:
 
     def bash_argv(self, command: str) -> list[str]:
         """The argv that runs ``command``: inside bubblewrap when sandboxed, else plain bash."""
-        if not self._sandbox:
-            return ["bash", "-c", command]
-        argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for path in (self.root, self.git_common_dir.resolve()):
-            if path.exists():
-                argv += ["--bind", str(path), str(path)]
-        return [*argv, "--chdir", str(self.root), "--die-with-parent", "bash", "-c", command]
+        return self.sandbox.wrap(["bash", "-c", command])
 
     def _bash(self, data: Mapping[str, Any], cancelled: threading.Event | None) -> ToolOutcome:
         command = _string(data, "command") or ""
@@ -156,12 +138,13 @@ class ToolRunner:
         timeout = (
             self.bash_timeout if timeout_ms is None else min(max(timeout_ms, 1), MAX_BASH_TIMEOUT_MS) / 1000
         )
+        self.sandbox.prepare()
         with tempfile.TemporaryFile() as sink:
             # A file, not a pipe: a chatty command cannot block on a full pipe while we poll.
             proc = subprocess.Popen(
                 self.bash_argv(command),
                 cwd=self.root,
-                env=self.env,
+                env=self.sandbox.env(self.env),
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -171,6 +154,9 @@ class ToolRunner:
             sink.seek(0)
             output = sink.read().decode("utf-8", errors="replace")
         output = cap_output(output.rstrip("\n"))
+        note = self.sandbox.finish()
+        if note:
+            output = f"{output}\n{note}".lstrip()
         if stopped == "timeout":
             return ToolOutcome(
                 False, f"{output}\n[timed out after {timeout:g} s: process group killed]".lstrip()

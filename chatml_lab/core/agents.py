@@ -169,6 +169,7 @@ class AgentControl:
             "--idle-timeout", str(config.runner_idle_timeout),
             "--approval-timeout", str(config.approval_timeout),
             "--stale-after", str(config.lease_stale_after),
+            "--config", config.to_json(),  # the rest (sandbox settings) reaches the backend this way
         ]  # fmt: skip
         with open(log_dir / f"{conversation_id}.log", "ab") as log:
             child = subprocess.Popen(

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from ..agents import runner
+from ..config import Config
 from . import autoname
 from .manager import ChatML
 
@@ -19,9 +20,10 @@ from .manager import ChatML
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the runner process (the core's :class:`~chatml_lab.core.agents.AgentControl` starts it)."""
     args = runner.parse_args(argv)
-    manager = ChatML(data_dir=Path(args.data_dir))
+    config = Config.from_json(args.config) if args.config else Config()
+    manager = ChatML(data_dir=Path(args.data_dir), config=config)
     try:
-        return runner.serve(manager.store, args, namer=partial(autoname.apply_name, manager))
+        return runner.serve(manager.store, args, namer=partial(autoname.apply_name, manager), config=config)
     finally:
         manager.close()
 
