@@ -90,17 +90,18 @@ def test_new_list_show_set(cli: Cli, repo: Path, monkeypatch: pytest.MonkeyPatch
         "agent_state", "cost_usd", "updated_at",
     ]  # fmt: skip
     assert table[1].startswith("fix-login-bug ")  # high priority sorts first
+    assert " in progress " in table[1]  # labels for people; --json keeps the enum values
     assert len(table) == 4
 
     cli("set", "second", "--priority", "urgent", "--status", "in-review", "--pin")
     out = cli("set", "second", "--rename", "Second Try")
-    assert "second-try: priority urgent, status in_review, pinned, branch chatml/second-try" in out
+    assert "second-try: priority urgent, status in review, pinned, branch chatml/second-try" in out
     assert "not pinned" in cli("set", "second-try", "--unpin")
     assert "nothing to set" in cli.error("set", "second-try")
 
     shown = dict(line.split(None, 1) for line in cli("show", "fix-login-bug").splitlines() if line.strip())
     assert shown["name"] == "fix-login-bug" and shown["branch"] == "chatml/fix-login-bug"
-    assert shown["priority"] == "high" and shown["task_status"] == "in_progress"
+    assert shown["priority"] == "high" and shown["task_status"] == "in progress"
     assert shown["health"] == "ok" and shown["base"].startswith("origin/main (")
     assert shown["ports"].count("-") == 1 and shown["disk"].endswith("B")
 
@@ -119,6 +120,7 @@ def test_json_fields_equal_the_table_columns(cli: Cli, repo: Path) -> None:
     assert {row["name"] for row in everything} == {"one", "two"}
     assert all(list(row) == all_columns for row in everything)
     assert live[0]["priority"] == "none" and live[0]["pinned"] is False
+    assert live[0]["task_status"] == "in_progress" and live[0]["agent_state"] == "idle"
     assert live[0]["updated_at"].endswith("+00:00")  # ISO 8601 with the zone
 
 

@@ -162,7 +162,7 @@ def test_set_changes_priority_status_pin_and_name(
 ) -> None:
     run(ip, f"new one --repo {repo}", capsys)
     _, out, _ = run(ip, "set one --priority urgent --status in_review --pin", capsys)
-    assert "priority urgent, status in_review, pinned" in out
+    assert "priority urgent, status in review, pinned" in out
     _, out, _ = run(ip, "set one --rename renamed --unpin", capsys)
     assert "renamed" in out and "not pinned" in out
     rec = _magics(ip).manager.session("renamed").record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from chatml_lab.core.manager import ChatML
 from chatml_lab.widgets import poller
 from chatml_lab.widgets.chat import ChatPanel
 from chatml_lab.widgets.dashboard import Dashboard
-from chatml_lab.widgets.rows import Filters, filter_rows, sort_rows, summary_text
+from chatml_lab.widgets.rows import _WRAP, Filters, filter_rows, sort_rows, summary_text
 
 from .agent_fixtures import wait_for
 from .conftest import commit_file, git
@@ -140,6 +141,69 @@ def test_new_session_form_creates_a_session_in_the_background(cm: ChatML, repo: 
         assert "is taken" in board.banner.value
     finally:
         board.close()
+
+
+def test_controls_read_labels_and_write_enum_values(cm: ChatML, repo: Path, board: Dashboard) -> None:
+    session = cm.new_session(repo, name="labelled")
+    board.refresh()
+    status = board.row("labelled").status
+    assert ("in progress", "in_progress") in status.options
+    assert status.label == "in progress" and status.value == "in_progress"
+    status.value = "in_review"
+    assert session.record.task_status.value == "in_review"
+    assert "labelled: status in review" in board.banner.value
+    assert ("in review", "in_review") in board.status_filter.options
+    board.status_filter.value = "in_review"
+    assert [r["name"] for r in board.visible] == ["labelled"]
+
+
+def test_form_offers_the_installed_agents_and_the_permission_modes(cm: ChatML, repo: Path) -> None:
+    installed = sorted({ep.name for ep in entry_points(group="chatml_lab.backends")})
+    assert {"anthropic", "scripted"} <= set(installed)
+    board = Dashboard(cm, autostart=False, background=False, default_repo=str(repo))
+    try:
+        form = board.form
+        assert [value for _, value in form.agent.options] == ["", *installed]
+        assert form.agent.value == "" and form.agent.label == "default agent"
+        assert [label for label, _ in form.permission_mode.options] == [
+            "default",
+            "accept edits",
+            "bypass",
+            "plan",
+        ]
+        assert "permission_mode" in form.values() and "agent" not in form.values()
+        form.name.value = "planner"
+        form.agent.value = "scripted"
+        form.permission_mode.value = "plan"
+        form.create.click()
+        rec = cm.session("planner").record
+        assert (rec.agent_backend, rec.permission_mode.value) == ("scripted", "plan")
+    finally:
+        board.close()
+
+
+def test_form_starts_on_the_configured_defaults(cm: ChatML, repo: Path, tmp_path: Path) -> None:
+    script = str(tmp_path / "script.json")
+    defaults = {"agent": f"scripted:{script}", "permission_mode": "accept_edits"}
+    board = Dashboard(cm, autostart=False, background=False, new_session_defaults=defaults)
+    try:
+        assert board.form.agent.value == f"scripted:{script}"
+        assert board.form.agent.options[-1] == (f"scripted:{script}", f"scripted:{script}")
+        assert (board.form.permission_mode.value, board.form.permission_mode.label) == (
+            "accept_edits", "accept edits",
+        )  # fmt: skip
+    finally:
+        board.close()
+
+
+def test_long_names_wrap_in_their_cell(cm: ChatML, repo: Path, board: Dashboard) -> None:
+    name = "migrate-the-billing-service-to-the-new-event-api"
+    cm.new_session(repo, name=name)
+    board.refresh()
+    cell = board.row(name).name
+    assert f'<div class="chatml-name" style="font-weight:bold;{_WRAP}">{name}</div>' in cell.value
+    assert "overflow-wrap:anywhere" in _WRAP and cell.layout.min_width == "0"
+    assert cell.layout.overflow is None, "nothing is clipped: a name too wide would show, not hide"
 
 
 def test_chat_button_opens_the_session_chat(cm: ChatML, repo: Path, board: Dashboard) -> None:

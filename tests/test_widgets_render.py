@@ -6,9 +6,11 @@ import time
 from typing import Any
 
 from chatml_lab.events import Event, EventType
+from chatml_lab.models import PermissionMode, TaskStatus
 from chatml_lab.render import badges
 from chatml_lab.render.blocks import SCRIPTED_LABEL, fold, is_scripted, pending_approvals, totals
 from chatml_lab.render.html import diff_html, render_block, render_events
+from chatml_lab.render.table import format_rows
 from chatml_lab.render.text import render_text
 from chatml_lab.render.tool_calls import edit_diff, tool_summary, write_diff
 
@@ -112,6 +114,20 @@ def test_approvals_pending_then_answered() -> None:
     assert "Permission: denied" in render_events(answered)
 
 
+def test_an_answered_approval_collapses_to_one_line() -> None:
+    request = ev(1, "approval_request", id="r1", tool="Write", input={"file_path": "a.py", "content": "x\n"})
+    pending = render_events([request])
+    assert "chatml-approval-pending" in pending and "<details" not in pending and "+x" in pending
+    for approved, word in ((True, "approved"), (False, "denied")):
+        answered = render_events([request, ev(2, "approval_response", id="r1", approved=approved)])
+        assert "chatml-approval-pending" not in answered
+        # One summary line (no wrapping); the diff only when the line is opened.
+        head, body = answered.split("</summary>")
+        assert 'class="chatml-approval-answered"' in head and "white-space:nowrap" in head
+        assert f"Permission: {word}" in head and "Write a.py (1 line)" in head
+        assert "+x" in body and body.count("<details") == 0
+
+
 def test_model_output_cannot_inject_html() -> None:
     events = [
         ev(1, "user_message", text="<script>alert(1)</script>"),
@@ -135,6 +151,20 @@ def test_other_event_kinds_render() -> None:
         assert fragment in html
     assert totals(events) == {"cost_usd": None, "input_tokens": 10, "output_tokens": 5, "turns": 1}
     assert "No messages yet" in render_events([])
+
+
+def test_labels_read_as_words_everywhere() -> None:
+    assert badges.label("in_progress") == "in progress" and badges.label(TaskStatus.IN_REVIEW) == "in review"
+    assert badges.choices(PermissionMode) == [
+        ("default", "default"),
+        ("accept edits", "accept_edits"),
+        ("bypass", "bypass"),
+        ("plan", "plan"),
+    ]
+    assert ">in progress<" in badges.status_badge("in_progress")
+    rows = [{"name": "a", "task_status": "in_progress", "priority": "none", "pr_status": "none",
+             "agent_state": "idle", "cost_usd": None}]  # fmt: skip
+    assert "in progress" in format_rows(rows, ["name", "task_status"]).splitlines()[1]
 
 
 def test_badges() -> None:

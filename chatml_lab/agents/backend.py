@@ -95,6 +95,11 @@ class Backend(ABC):
         """Release resources (servers, clients) when the runner exits."""
 
 
+def installed_backends() -> list[str]:
+    """Names of the backends registered in :data:`ENTRY_POINT_GROUP`, sorted (nothing is imported)."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
 def backend_class(name: str) -> type[Backend]:
     """The backend registered under ``name`` in :data:`ENTRY_POINT_GROUP`."""
     found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import ChatMLError
+from ..render.badges import label
 from ..render.table import LIST_COLUMNS, format_rows, human_bytes, json_rows
 
 if TYPE_CHECKING:
@@ -52,10 +53,10 @@ def cmd_show(cm: ChatML, args: argparse.Namespace) -> int:
     rec = cm.reconcile(session.record)
     info = {
         "name": rec.name, "id": rec.id, "branch": rec.branch, "worktree": str(rec.worktree_path),
-        "base": f"{rec.base_ref} ({rec.base_commit[:10]})", "priority": rec.priority.value,
-        "task_status": rec.task_status.value, "pinned": rec.pinned, "archived": rec.archived,
-        "pr_status": rec.pr_status.value, "ahead": rec.ahead, "behind": rec.behind,
-        "agent_state": cm.agent_state(rec.id), "ports": f"{rec.port_base}-{rec.port_base + 9}",
+        "base": f"{rec.base_ref} ({rec.base_commit[:10]})", "priority": label(rec.priority),
+        "task_status": label(rec.task_status), "pinned": rec.pinned, "archived": rec.archived,
+        "pr_status": label(rec.pr_status), "ahead": rec.ahead, "behind": rec.behind,
+        "agent_state": label(cm.agent_state(rec.id)), "ports": f"{rec.port_base}-{rec.port_base + 9}",
         "disk": human_bytes(cm.disk_usage(rec.id)), "health": rec.health,
     }  # fmt: skip
     width = max(len(k) for k in info)
@@ -75,7 +76,7 @@ def cmd_set(cm: ChatML, args: argparse.Namespace) -> int:
     rec = cm.update(
         session.id, priority=args.priority, task_status=args.status, pinned=pinned, name=args.rename
     )
-    print(f"{rec.name}: priority {rec.priority.value}, status {rec.task_status.value},"
+    print(f"{rec.name}: priority {label(rec.priority)}, status {label(rec.task_status)},"
           f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}")  # fmt: skip
     return 0
 

@@ -324,7 +324,8 @@ class ChatML:
             rows.append({
                 "name": rec.name, "workspace": names.get(rec.workspace_id, "?"),
                 "priority": rec.priority.value, "task_status": rec.task_status.value,
-                "pinned": rec.pinned, "pr_status": rec.pr_status.value, "branch": rec.branch,
+                "pinned": rec.pinned, "pr_status": rec.pr_status.value, "pr_number": rec.pr_number,
+                "branch": rec.branch,
                 "ahead": rec.ahead, "behind": rec.behind, "agent_state": self.agent_state(rec.id),
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id,

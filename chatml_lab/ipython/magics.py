@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..errors import ChatMLError
+from ..render.badges import label
 from ..widgets.progress import NotebookProgress
 from .config import ChatML as ChatMLSettings
 
@@ -181,7 +182,7 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
             session.id, priority=cmd.priority, task_status=cmd.status, pinned=cmd.pinned, name=cmd.rename
         )
         _say(
-            f"{rec.name}: priority {rec.priority.value}, status {rec.task_status.value},"
+            f"{rec.name}: priority {label(rec.priority)}, status {label(rec.task_status)},"
             f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}"
         )
 

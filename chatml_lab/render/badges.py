@@ -8,6 +8,7 @@ the classic notebook render it without any stylesheet.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 
 #: Priority → (text colour, background). Urgent is loud, none fades away.
 PRIORITY_COLORS: dict[str, tuple[str, str]] = {
@@ -57,6 +58,20 @@ _BADGE = (
 )
 
 
+def label(value: object) -> str:
+    """How people read an enum value: ``in_progress`` → ``in progress``, ``accept_edits`` → ``accept edits``.
+
+    Every human-facing view (badges, dropdowns, the styled table, ``chatml list``, banners) uses
+    this; machine-readable output (``--json``, the REST API) keeps the enum values.
+    """
+    return str(value).replace("_", " ")
+
+
+def choices(values: Iterable[object]) -> list[tuple[str, str]]:
+    """``(label, value)`` pairs for a dropdown: people read the label, the code gets the value."""
+    return [(label(value), str(value)) for value in values]
+
+
 def colors_of(colors: dict[str, tuple[str, str]], value: str) -> tuple[str, str]:
     """(text colour, background) of ``value`` in a colour table; grey when the value is unknown."""
     return colors.get(value, UNKNOWN_COLORS)
@@ -68,10 +83,10 @@ def badge_css(colors: dict[str, tuple[str, str]], value: str) -> str:
     return _BADGE.format(fg=fg, bg=bg)
 
 
-def badge(colors: dict[str, tuple[str, str]], value: str, label: str | None = None) -> str:
-    """A rounded coloured label."""
-    text = label if label is not None else value.replace("_", " ")
-    return f'<span style="{badge_css(colors, value)}">{html.escape(text)}</span>'
+def badge(colors: dict[str, tuple[str, str]], value: str, text: str | None = None) -> str:
+    """A rounded coloured label reading ``text`` (default: :func:`label` of ``value``)."""
+    shown = text if text is not None else label(value)
+    return f'<span style="{badge_css(colors, value)}">{html.escape(shown)}</span>'
 
 
 def priority_badge(priority: str) -> str:
@@ -91,16 +106,15 @@ def state_badge(state: str) -> str:
 
 def pr_badge(status: str, number: int | None = None) -> str:
     """Badge of a PR status (``#12 open``)."""
-    label = f"#{number} {status}" if number and status != "none" else status
-    return badge(PR_COLORS, status, label)
+    return badge(PR_COLORS, status, f"#{number} {status}" if number and status != "none" else None)
 
 
-def scripted_badge(label: str) -> str:
+def scripted_badge(text: str) -> str:
     """The orange label on output replayed from a script, so it is never taken for a model's."""
     return (
         '<span title="replayed from a script, not written by a model" style="display:inline-block;'
         "padding:0 6px;margin-left:6px;border-radius:8px;background:#fff3e0;color:#e65100;"
-        f'border:1px solid #ffb74d;font-size:11px">{html.escape(label)}</span>'
+        f'border:1px solid #ffb74d;font-size:11px">{html.escape(text)}</span>'
     )
 
 

@@ -127,18 +127,26 @@ def _render_tool(block: Block) -> str:
 
 
 def _render_approval(block: Block) -> str:
-    if block.approved is None:
-        state, color = "waiting for your approval", "#ef6c00"
-    elif block.approved:
-        state, color = "approved", "#2e7d32"
-    else:
-        state, color = "denied", "#c62828"
     summary = html.escape(tool_summary(block.tool, block.input))
     body = _tool_details(block)
+    if block.approved is not None:
+        # Answered: one line (the tool call shows its details already); the request on click.
+        icon, state, color = (
+            ("\N{CHECK MARK}", "approved", "#2e7d32")
+            if block.approved
+            else ("\N{BALLOT X}", "denied", "#c62828")
+        )
+        return (
+            f'<details class="chatml-approval-answered" style="{_BOX}padding:1px 10px;border-left:3px solid {color}">'
+            f'<summary title="{summary}" style="cursor:pointer;font-size:12px;white-space:nowrap;overflow:hidden;'
+            f'text-overflow:ellipsis"><b style="color:{color}">{icon} Permission: {state}</b> '
+            f'<span style="font-family:monospace">{summary}</span></summary>{body}</details>'
+        )
+    state, color = "waiting for your approval", "#ef6c00"
     return (
-        f'<div style="{_BOX}border:1px solid {color};background:#fffdf7">'
+        f'<div class="chatml-approval-pending" style="{_BOX}border:1px solid {color};background:#fffdf7">'
         f'<div><b style="color:{color}">Permission: {state}</b> '
-        f'<span style="font-family:monospace;font-size:12px">{summary}</span></div>{body}</div>'
+        f'<span style="font-family:monospace;font-size:12px;overflow-wrap:anywhere">{summary}</span></div>{body}</div>'
     )
 
 

@@ -11,11 +11,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from .badges import label
+
 #: The session table's columns, in order (``archived`` is added when archived sessions are shown).
 COLUMNS = [
     "name", "workspace", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
     "agent_state", "cost_usd", "updated_at", "health",
 ]  # fmt: skip
+
+#: Enum columns: the text table shows their labels (``in progress``), ``--json`` their values.
+LABELLED = frozenset({"priority", "task_status", "pr_status", "agent_state"})
 
 #: What ``chatml list`` shows by default (``health`` only appears when a session has a problem).
 LIST_COLUMNS = [c for c in COLUMNS if c != "health"]
@@ -37,6 +42,8 @@ def format_rows(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
             return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M")
         if col == "pinned":
             return "*" if value else ""
+        if col in LABELLED:
+            return label(value)
         if col == "cost_usd":
             return "unknown" if value is None else f"{value:.4f}"
         return "" if value is None else str(value)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChatMLError
+from ..render.badges import label
 
 if TYPE_CHECKING:
     from ..core.session import Session
@@ -41,8 +42,8 @@ def build_report(session: Session) -> Any:
     intro = (
         f"# Session report: {rec.name}\n\n"
         f"| | |\n|---|---|\n| branch | `{rec.branch}` |\n| base | `{rec.base_ref}` (`{rec.base_commit[:10]}`) |\n"
-        f"| workspace | {ws.name} (`{ws.path}`) |\n| priority | {rec.priority.value} |\n"
-        f"| status | {rec.task_status.value.replace('_', ' ')} |\n| agent | {rec.agent_backend or 'default'} |\n"
+        f"| workspace | {ws.name} (`{ws.path}`) |\n| priority | {label(rec.priority)} |\n"
+        f"| status | {label(rec.task_status)} |\n| agent | {rec.agent_backend or 'default'} |\n"
     )
     if rec.agent_backend == "scripted":
         intro += "\nThe agent of this session was **scripted**: its output was replayed from a script, not written by a model.\n"

@@ -54,7 +54,7 @@ def style_table(frame: pd.DataFrame, caption: str | None = None) -> Styler:
         "pinned": lambda v: badges.PIN_MARK if bool(v) else "",
         "cost_usd": lambda v: "unknown" if pd.isna(v) else f"${v:.4f}",
         "updated_at": lambda v: "" if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M"),
-        "task_status": lambda v: str(v).replace("_", " "),
+        **{column: badges.label for column in colored},
         "ahead": lambda v: "" if pd.isna(v) else str(v),
         "behind": lambda v: "" if pd.isna(v) else str(v),
         "archived": lambda v: "archived" if bool(v) else "",

@@ -149,10 +149,16 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
             approve.on_click(lambda _, rid=request_id: self.approve(rid))
             deny.on_click(lambda _, rid=request_id: self.deny(rid))
             label = widgets.HTML(
-                f'<span style="font-family:sans-serif;font-size:13px"><b>Allow?</b> '
-                f"<code>{html.escape(summary)}</code></span>"
+                f'<div style="font-family:sans-serif;font-size:13px;line-height:1.4;white-space:normal;'
+                f'overflow-wrap:anywhere"><b>Allow?</b> <code>{html.escape(summary)}</code></div>',
+                layout=widgets.Layout(flex="1 1 300px", min_width="0"),
             )
-            rows.append(widgets.HBox([label, approve, deny], layout=widgets.Layout(align_items="center")))
+            # A long command wraps inside the label; the buttons move below it rather than off the side.
+            rows.append(
+                widgets.HBox(
+                    [label, approve, deny], layout=widgets.Layout(align_items="center", flex_flow="row wrap")
+                )
+            )
         old = self.approvals.children
         self.approvals.children = tuple(rows)
         for row in old:

@@ -18,24 +18,30 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..models import Priority, TaskStatus
+from ..render import badges
 from .banner import Banner
 from .chat import ChatPanel
 from .form import NewSessionForm
 from .poller import Polling, Worker, close_tree
-from .rows import COLUMNS, GRID_COLUMNS, Filters, SessionRow, filter_rows, sort_rows, summary_text
+from .rows import COLUMNS, GRID_COLUMNS, GRID_GAP, Filters, SessionRow, filter_rows, sort_rows, summary_text
 
 if TYPE_CHECKING:
     from ..core.manager import ChatML
 
 ALL = "(all)"
 SORTS = ("priority", "updated", "name", "behind")
+#: Labels as wide as their text, not ipywidgets' fixed 80 px column.
+_LABEL = {"description_width": "initial"}
+
+
+def _width(width: str) -> widgets.Layout:
+    return widgets.Layout(width=width)
 
 
 def _describe(field: str, value: object) -> str:
     if field == "pinned":
         return "pinned" if value else "unpinned"
-    label = "status" if field == "task_status" else field
-    return f"{label} {str(value).replace('_', ' ')}"
+    return f"{'status' if field == 'task_status' else field} {badges.label(value)}"
 
 
 class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
@@ -72,20 +78,24 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
             '<div style="font-family:sans-serif;font-size:16px;font-weight:600">ChatML sessions</div>'
         )
         self.banner = Banner()
-        self.workspace_filter = widgets.Dropdown(options=[ALL], value=ALL, description="Workspace")
+        self.workspace_filter = widgets.Dropdown(
+            options=[ALL], value=ALL, description="Workspace", style=_LABEL, layout=_width("250px")
+        )
         self.status_filter = widgets.Dropdown(
-            options=[ALL, *(s.value for s in TaskStatus)], value=ALL, description="Status"
-        )
+            options=[(ALL, ALL), *badges.choices(TaskStatus)], value=ALL, description="Status", style=_LABEL,
+            layout=_width("190px"),
+        )  # fmt: skip
         self.priority_filter = widgets.Dropdown(
-            options=[ALL, *(p.value for p in Priority)], value=ALL, description="Priority"
-        )
-        self.search = widgets.Text(
-            placeholder="filter by name or branch", layout=widgets.Layout(width="200px")
-        )
+            options=[(ALL, ALL), *badges.choices(Priority)], value=ALL, description="Priority", style=_LABEL,
+            layout=_width("180px"),
+        )  # fmt: skip
+        self.search = widgets.Text(placeholder="filter by name or branch", layout=_width("250px"))
         self.show_archived = widgets.Checkbox(
-            value=False, description="archived", indent=False, layout=widgets.Layout(width="100px")
+            value=False, description="archived", indent=False, layout=_width("90px")
         )
-        self.sort = widgets.Dropdown(options=list(SORTS), value="priority", description="Sort by")
+        self.sort = widgets.Dropdown(
+            options=list(SORTS), value="priority", description="Sort by", style=_LABEL, layout=_width("170px")
+        )
         self.sync_all_button = widgets.Button(
             description="Sync all", tooltip="fetch and count drift for every session"
         )
@@ -101,11 +111,16 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
         self.sync_all_button.on_click(lambda _: self.sync_all())
         self.table = widgets.GridBox(
             layout=widgets.Layout(
-                grid_template_columns=GRID_COLUMNS, grid_gap="2px 6px", align_items="center"
+                grid_template_columns=GRID_COLUMNS, grid_gap=GRID_GAP, align_items="center", width="100%"
             )
         )
         self.footer = widgets.HTML()
-        self.form = NewSessionForm(self.create_session, default_repo, self._defaults.get("agent"))
+        self.form = NewSessionForm(
+            self.create_session,
+            default_repo,
+            self._defaults.get("agent"),
+            self._defaults.get("permission_mode"),
+        )
         self.form_toggle = widgets.Accordion(
             children=[self.form], titles=("New session",), selected_index=None
         )

@@ -19,7 +19,14 @@ from ..render import badges
 
 #: Header of each column of the grid (the first is the pin, the last the row's buttons).
 COLUMNS = ("", "session", "workspace", "priority", "status", "agent", "drift", "PR", "cost", "")
-GRID_COLUMNS = "32px minmax(160px,2fr) minmax(80px,1fr) 110px 130px 90px 150px 80px 70px 250px"
+#: Fixed tracks hold their widest content (``in progress``, ``#1234 merged``, the drift numbers, three
+#: buttons); names and workspaces share the rest and wrap. 726 px of fixed tracks and gaps leave
+#: 274 px for them in a 1,000 px output area (tests/browser measures it in JupyterLab and Notebook 7).
+GRID_COLUMNS = "30px minmax(130px,2fr) minmax(60px,1fr) 84px 104px 66px 92px 90px 62px 162px"
+GRID_GAP = "2px 4px"
+PRIORITY_WIDTH = "84px"
+STATUS_WIDTH = "104px"
+DRIFT_BAR_PX = 40
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,31 @@ class RowActions(Protocol):
 
 
 def _cell(value: str) -> widgets.HTML:
-    return widgets.HTML(value, layout=widgets.Layout(margin="0", overflow="hidden"))
+    # min_width 0 lets the grid track, not the content, set the width; wrapping text then fits it.
+    return widgets.HTML(value, layout=widgets.Layout(margin="0", min_width="0"))
+
+
+def _small() -> widgets.Layout:
+    return widgets.Layout(width="auto", padding="0 6px", margin="1px")
+
+
+#: Long names and branches break anywhere rather than widen their column.
+_WRAP = "white-space:normal;overflow-wrap:anywhere;word-break:break-word"
+
+
+def name_html(row: dict[str, Any]) -> str:
+    """The session cell: name (bold), branch, and the health problem when there is one; all wrap."""
+    health = (
+        ""
+        if row["health"] == "ok"
+        else f'<div style="color:#c62828;font-size:11px">{html.escape(str(row["health"]))}</div>'
+    )
+    return (
+        f'<div style="font-family:sans-serif;line-height:1.25;padding:2px 0;{_WRAP}">'
+        f'<div class="chatml-name" style="font-weight:bold;{_WRAP}">{html.escape(str(row["name"]))}</div>'
+        f'<code style="font-size:11px;color:#78909c;{_WRAP}">{html.escape(str(row["branch"]))}</code>'
+        f"{health}</div>"
+    )
 
 
 class SessionRow:
@@ -119,25 +150,27 @@ class SessionRow:
         self.data: dict[str, Any] = {}
         self.pin = widgets.ToggleButton(
             description="\N{WHITE STAR}", tooltip="pin (pinned sessions sort first)",
-            layout=widgets.Layout(width="30px", padding="0"),
+            layout=widgets.Layout(width="28px", padding="0", margin="0"),
         )  # fmt: skip
         self.name = _cell("")
         self.workspace = _cell("")
         self.priority = widgets.Dropdown(
-            options=[p.value for p in Priority], layout=widgets.Layout(width="105px")
+            options=badges.choices(Priority), layout=widgets.Layout(width=PRIORITY_WIDTH, margin="0")
         )
         self.status = widgets.Dropdown(
-            options=[s.value for s in TaskStatus], layout=widgets.Layout(width="125px")
+            options=badges.choices(TaskStatus), layout=widgets.Layout(width=STATUS_WIDTH, margin="0")
         )
         self.state = _cell("")
         self.drift = _cell("")
         self.pr = _cell("")
         self.cost = _cell("")
-        small = widgets.Layout(width="auto", padding="0 6px")
-        self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
-        self.archive = widgets.Button(description="Archive", layout=small)
-        self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
-        self.actions = widgets.HBox([self.sync, self.archive, self.chat])
+        self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=_small())
+        self.archive = widgets.Button(description="Archive", layout=_small())
+        self.chat = widgets.Button(description="Chat", button_style="info", layout=_small())
+        # Wraps rather than overflows should the column ever be narrower than the three buttons.
+        self.actions = widgets.HBox(
+            [self.sync, self.archive, self.chat], layout=widgets.Layout(flex_flow="row wrap", margin="0")
+        )
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
         self.status.observe(self._on_status, "value")
@@ -162,20 +195,12 @@ class SessionRow:
             self.pin.button_style = "warning" if row["pinned"] else ""
             # Plain Unicode rather than icon fonts: exported HTML has no Font Awesome.
             self.pin.description = "\N{BLACK STAR}" if row["pinned"] else "\N{WHITE STAR}"
-            health = (
-                ""
-                if row["health"] == "ok"
-                else f'<div style="color:#c62828;font-size:11px">{html.escape(str(row["health"]))}</div>'
-            )
-            self.name.value = (
-                f'<div style="font-family:sans-serif;line-height:1.2"><b>{html.escape(str(row["name"]))}</b>'
-                f'<br><code style="font-size:11px;color:#78909c">{html.escape(str(row["branch"]))}</code>{health}</div>'
-            )
-            self.workspace.value = f'<span style="font-size:12px">{html.escape(str(row["workspace"]))}</span>'
+            self.name.value = name_html(row)
+            self.workspace.value = f'<div style="font-size:12px;line-height:1.25;{_WRAP}">{html.escape(str(row["workspace"]))}</div>'
             self.priority.value = row["priority"]
             self.status.value = row["task_status"]
             self.state.value = badges.state_badge("archived" if row["archived"] else str(row["agent_state"]))
-            self.drift.value = badges.drift_bar(row["ahead"], row["behind"], width_px=70)
+            self.drift.value = badges.drift_bar(row["ahead"], row["behind"], width_px=DRIFT_BAR_PX)
             self.pr.value = badges.pr_badge(str(row["pr_status"]), row.get("pr_number"))
             self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
             archived = bool(row["archived"])
