@@ -46,7 +46,7 @@ def test_run_demo_commits_on_every_branch_and_executes_the_quickstart(tmp_path: 
     output = "\n".join(lines)
     assert SCRIPTED_NOTE in output and REAL_MODEL_HINT in output
     assert result.notebook is not None and result.html is not None and result.html.exists()
-    executed = nbformat.read(result.notebook, as_version=4)  # type: ignore[no-untyped-call]
+    executed = nbformat.read(result.notebook, as_version=4)
     assert all(c.execution_count for c in executed.cells if c.cell_type == "code")
     assert "widgets" in executed.metadata
     assert result.data_dir == tmp_path / "demo" / "data"

@@ -36,7 +36,7 @@ WRITE_THEN_DONE = [
 @pytest.fixture
 def ip(hermetic: Path) -> Iterator[Any]:
     """The test IPython shell with the extension loaded, on this test's temp data dir."""
-    shell = globalipapp.get_ipython()  # type: ignore[no-untyped-call]
+    shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "chatml_lab")
     magics = _magics(shell)
     magics.settings.data_dir = os.environ["CHATML_DATA_DIR"]

@@ -73,7 +73,7 @@ def _outputs(notebook: Any) -> str:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_notebook_runs_in_a_real_kernel(name: str, tmp_path: Path, stop_runners: None) -> None:
     result = execute(NOTEBOOKS / name, tmp_path / "out", timeout=300, cwd=tmp_path)
-    executed = nbformat.read(result.notebook, as_version=4)  # type: ignore[no-untyped-call]
+    executed = nbformat.read(result.notebook, as_version=4)
     code = [c for c in executed.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), "every code cell ran"
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
@@ -98,11 +98,11 @@ def test_notebook_runs_in_a_real_kernel(name: str, tmp_path: Path, stop_runners:
 
 
 def test_quickstart_file_is_the_demo_builder_output() -> None:
-    stored = nbformat.read(NOTEBOOKS / "01-quickstart.ipynb", as_version=4)  # type: ignore[no-untyped-call]
+    stored = nbformat.read(NOTEBOOKS / "01-quickstart.ipynb", as_version=4)
     built = quickstart_notebook()
     assert [(c.cell_type, c.source) for c in stored.cells] == [(c.cell_type, c.source) for c in built.cells]
     for path in NOTEBOOKS.glob("*.ipynb"):
-        notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), (
             "stored without outputs"

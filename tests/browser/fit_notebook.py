@@ -94,7 +94,7 @@ def view_notebook() -> nbformat.NotebookNode:
 
 
 def _notebook(first: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
+    nb: nbformat.NotebookNode = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(first),
         nbformat.v4.new_code_cell("%chatml dashboard"),
