@@ -33,6 +33,22 @@ export function diffLines(tool: string, input: any): { sign: string; text: strin
   return [];
 }
 
+function diffBlock(tool: string, input: any): HTMLElement | null {
+  const lines = diffLines(tool, input);
+  if (!lines.length) {
+    return null;
+  }
+  return h('pre', { className: 'jp-ChatML-diff' }, lines.map(l => h('div', { className: l.sign === '+' ? 'jp-mod-add' : 'jp-mod-del' }, `${l.sign} ${l.text}`)));
+}
+
+/** What an approval request would do: a diff for edits, the command for Bash, else its input. */
+function requestDetail(tool: string, input: any): HTMLElement {
+  if (tool === 'Bash' && input && typeof input.command === 'string') {
+    return h('pre', { className: 'jp-ChatML-command' }, `$ ${input.command}`);
+  }
+  return diffBlock(tool, input) ?? h('pre', { className: 'jp-ChatML-input-json' }, JSON.stringify(input, null, 2));
+}
+
 export class ChatPanel extends Widget {
   constructor(
     readonly sessionId: string,
@@ -137,16 +153,12 @@ export class ChatPanel extends Widget {
         break;
       case 'tool_start': {
         this._streaming = null;
-        const diff = diffLines(d.tool, d.input);
+        const diff = diffBlock(d.tool, d.input);
         const card = h(
           'div',
           { className: 'jp-ChatML-tool', dataset: { tool: d.tool, id: d.id } },
           h('div', { className: 'jp-ChatML-tool-head' }, h('span', { className: 'jp-ChatML-tool-status' }, '…'), ' ', describe(d.tool, d.input)),
-          diff.length
-            ? h('pre', { className: 'jp-ChatML-diff' }, diff.map(l => h('div', { className: l.sign === '+' ? 'jp-mod-add' : 'jp-mod-del' }, `${l.sign} ${l.text}`)))
-            : d.tool === 'Bash'
-              ? null
-              : h('pre', { className: 'jp-ChatML-input-json' }, JSON.stringify(d.input, null, 2))
+          diff ?? (d.tool === 'Bash' || d.tool === 'Read' ? null : h('pre', { className: 'jp-ChatML-input-json' }, JSON.stringify(d.input, null, 2)))
         );
         this._tools.set(d.id, card);
         this._add(card);
@@ -174,9 +186,7 @@ export class ChatPanel extends Widget {
           'div',
           { className: 'jp-ChatML-approval', dataset: { request: d.id } },
           h('div', {}, h('b', {}, 'The agent asks: '), describe(d.tool, d.input)),
-          diffLines(d.tool, d.input).length
-            ? h('pre', { className: 'jp-ChatML-diff' }, diffLines(d.tool, d.input).map(l => h('div', { className: l.sign === '+' ? 'jp-mod-add' : 'jp-mod-del' }, `${l.sign} ${l.text}`)))
-            : h('pre', { className: 'jp-ChatML-input-json' }, JSON.stringify(d.input, null, 2)),
+          requestDetail(d.tool, d.input),
           h(
             'div',
             { className: 'jp-ChatML-actions' },
@@ -190,7 +200,8 @@ export class ChatPanel extends Widget {
       }
       case 'approval_response': {
         const box = this._requests.get(d.id);
-        const text = `${d.approved ? 'Approved' : 'Denied'}${d.reason ? ': ' + d.reason : ''}`;
+        const said = d.reason && !['approved', 'denied'].includes(String(d.reason)) ? `: ${d.reason}` : '';
+        const text = `${d.approved ? 'Approved' : 'Denied'}${said}`;
         if (box) {
           // Answered requests collapse to one line.
           const what = box.querySelector('div')?.textContent?.replace('The agent asks: ', '') ?? '';

@@ -36,9 +36,15 @@ class NewSessionForm extends Widget implements Dialog.IBodyWidget<NewSessionValu
       value: initial.workspace ?? (workspaces.length === 1 ? workspaces[0].name : '')
     }) as HTMLInputElement;
     this._name = h('input', { name: 'name', placeholder: 'from the prompt when empty', value: initial.name ?? '' }) as HTMLInputElement;
-    this._prompt = h('textarea', { name: 'prompt', rows: 4, placeholder: 'what the agent should do (optional: it starts at once)' }) as HTMLTextAreaElement;
+    this._prompt = h('textarea', { name: 'prompt', rows: 3, placeholder: 'what the agent should do (optional: it starts at once)' }) as HTMLTextAreaElement;
     this._prompt.value = initial.prompt ?? '';
-    const chosen = initial.agent ?? backends.default ?? backends.backends.find(b => b.available)?.name ?? '';
+    // With no configured model, the scripted demo agent is the one that works out of the box.
+    const chosen =
+      initial.agent ??
+      backends.default ??
+      backends.backends.find(b => b.available && b.scripted)?.name ??
+      backends.backends.find(b => b.available)?.name ??
+      '';
     this._agent = h(
       'select',
       { name: 'agent' },
@@ -49,7 +55,7 @@ class NewSessionForm extends Widget implements Dialog.IBodyWidget<NewSessionValu
     this._mode = h(
       'select',
       { name: 'permission_mode' },
-      PERMISSION_MODES.map(([value, text]) => h('option', { value, selected: value === (initial.permission_mode ?? 'default') }, `${value.replace('_', ' ')} — ${text}`))
+      PERMISSION_MODES.map(([value, text]) => h('option', { value, title: text, selected: value === (initial.permission_mode ?? 'default') }, value.replace('_', ' ')))
     ) as HTMLSelectElement;
     this._priority = h(
       'select',
@@ -57,15 +63,30 @@ class NewSessionForm extends Widget implements Dialog.IBodyWidget<NewSessionValu
       PRIORITIES.map(p => h('option', { value: p, selected: p === (initial.priority ?? 'none') }, p))
     ) as HTMLSelectElement;
     const unavailable = backends.backends.filter(b => !b.available);
+    const modeHint = h('small', {});
+    const showMode = () => (modeHint.textContent = PERMISSION_MODES.find(([v]) => v === this._mode.value)?.[1] ?? '');
+    this._mode.addEventListener('change', showMode);
+    showMode();
     this.node.append(
-      error ? h('div', { className: 'jp-ChatML-problem' }, error) : '',
-      field('Workspace', this._workspace, workspaces.length ? undefined : 'no workspace yet: give the path of a git repository'),
+      error ? h('div', { className: 'jp-ChatML-problem jp-ChatML-form-error' }, error) : '',
+      h(
+        'div',
+        { className: 'jp-ChatML-form-row' },
+        field('Workspace', this._workspace, workspaces.length ? undefined : 'no workspace yet: a git repository path'),
+        field('Name', this._name)
+      ),
       h('datalist', { id: 'chatml-workspaces' }, workspaces.map(w => h('option', { value: w.name }, w.path))),
-      field('Name', this._name),
       field('Prompt', this._prompt),
-      field('Agent', this._agent, unavailable.length ? unavailable.map(b => `${b.name}: ${b.reason}`).join(' · ') : undefined),
-      field('Permission mode', this._mode),
-      field('Priority', this._priority)
+      h(
+        'div',
+        { className: 'jp-ChatML-form-row' },
+        field('Agent', this._agent),
+        h('label', {}, h('span', { className: 'jp-ChatML-label' }, 'Permission mode'), this._mode, modeHint),
+        field('Priority', this._priority)
+      ),
+      unavailable.length
+        ? h('small', { className: 'jp-ChatML-form-hint' }, unavailable.map(b => `${b.name}: ${b.reason}`).join(' · '))
+        : ''
     );
   }
 

@@ -245,17 +245,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.contextMenu.addItem({ command: proxy(command), selector: '.jp-ChatML-sidebar [data-session]', rank })
     );
 
-    // Notifications: approvals, finished turns, merged PRs, failing checks, crashes.
+    // Notifications: approvals, finished turns, merged PRs, failing checks, crashes. An approval's
+    // notification stays until the request is answered (here, in a notebook or from the CLI).
+    const approvalToasts = new Map<string, string>();
+    model.changed.connect(() => {
+      for (const [session, toast] of approvalToasts) {
+        if (!model.session(session)?.pending_approvals.length) {
+          Notification.dismiss(toast);
+          approvalToasts.delete(session);
+        }
+      }
+    });
     model.notice.connect((_, notice: Notice) => {
       const open = { label: 'Open chat', callback: () => openSession(notice.session) };
       const actions =
         notice.kind === 'approval'
           ? [{ label: 'Approve', callback: () => void commands.execute('chatml:approve', { id: notice.session }), displayType: 'accent' as const }, open]
           : [open];
-      Notification.emit(notice.message, notice.level === 'info' ? 'info' : notice.level, {
+      const toast = Notification.emit(notice.message, notice.level, {
         autoClose: notice.level === 'info' || notice.level === 'success' ? 6000 : false,
         actions
       });
+      if (notice.kind === 'approval') {
+        const previous = approvalToasts.get(notice.session);
+        if (previous) {
+          Notification.dismiss(previous);
+        }
+        approvalToasts.set(notice.session, toast);
+      }
     });
   }
 };

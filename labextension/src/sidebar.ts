@@ -11,14 +11,15 @@ import { h, label } from './dom';
 
 export const GROUPS = ['in_progress', 'in_review', 'backlog', 'done', 'cancelled'];
 
-const KIND_ICON: { [kind: string]: string } = {
-  approval: '✋',
-  crashed: '💥',
-  checks_failed: '✗',
-  conflict: '⚔',
-  health: '⚠',
-  behind: '↓',
-  merged: '✓'
+/** Short tags for the queue's kinds (text, not emoji: no font is needed to read them). */
+const KIND_LABEL: { [kind: string]: string } = {
+  approval: 'approve',
+  crashed: 'crashed',
+  checks_failed: 'checks',
+  conflict: 'conflict',
+  health: 'worktree',
+  behind: 'behind',
+  merged: 'merged'
 };
 
 export class SessionsSidebar extends Widget {
@@ -99,15 +100,16 @@ export class SessionsSidebar extends Widget {
                   title: [item.reason, ...item.also].join('\n'),
                   onclick: () => this.commands.execute('chatml:open-session', { id: item.session })
                 },
-                h('span', { className: 'jp-ChatML-kind' }, KIND_ICON[item.kind] ?? '•'),
                 h(
                   'div',
-                  { className: 'jp-ChatML-attention-text' },
+                  { className: 'jp-ChatML-attention-head' },
+                  h('span', { className: 'jp-ChatML-rank' }, String(item.rank)),
                   h('span', { className: 'jp-ChatML-name' }, item.name),
-                  h('span', { className: `jp-ChatML-priority jp-mod-${item.priority}` }, item.priority === 'none' ? '' : item.priority),
-                  h('div', { className: 'jp-ChatML-reason' }, item.reason),
-                  item.also.length ? h('div', { className: 'jp-ChatML-also' }, `also: ${item.also.join('; ')}`) : null
+                  item.priority !== 'none' ? h('span', { className: `jp-ChatML-priority jp-mod-${item.priority}` }, item.priority) : null,
+                  h('span', { className: `jp-ChatML-kind jp-mod-${item.kind}` }, KIND_LABEL[item.kind] ?? item.kind)
                 ),
+                h('div', { className: 'jp-ChatML-reason' }, item.reason),
+                item.also.length ? h('div', { className: 'jp-ChatML-also' }, `also: ${item.also.join('; ')}`) : null,
                 item.kind === 'approval' && pending.length === 1
                   ? h(
                       'span',
