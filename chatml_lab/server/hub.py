@@ -93,7 +93,9 @@ class Hub:
     # -- life cycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the poll loop and the background refresh."""
+        """Start the poll loop and the background refresh (once; later calls do nothing)."""
+        if self._tasks:
+            return
         self._tasks.append(asyncio.ensure_future(self._poll_loop()))
         if self.drift_interval > 0:
             self._tasks.append(asyncio.ensure_future(self._refresh_loop()))
@@ -115,6 +117,7 @@ class Hub:
 
     async def connect(self, client: Client) -> None:
         """A sidebar connected: greet it and send it the current list."""
+        self.start()  # a server that skipped the extension's start hook still serves the channel
         self.clients[client] = {}
         from .info import handshake
 
