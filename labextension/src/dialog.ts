@@ -49,7 +49,7 @@ class NewSessionForm extends Widget implements Dialog.IBodyWidget<NewSessionValu
       'select',
       { name: 'agent' },
       backends.backends.map(b =>
-        h('option', { value: b.name, disabled: !b.available, selected: b.name === chosen, title: b.reason ?? '' }, b.available ? b.name + (b.scripted ? ' (scripted demo, no model)' : '') : `${b.name} — unavailable`)
+        h('option', { value: b.name, disabled: !b.available, selected: b.name === chosen, title: b.reason ?? '' }, b.available ? b.name + (b.scripted ? ' (demo)' : '') : `${b.name} (unavailable)`)
       )
     ) as HTMLSelectElement;
     this._mode = h(

@@ -59,9 +59,16 @@ def jp_server_config(hermetic: Any) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"chatml_lab.server": True}},
         "ChatMLServer": {
-            "drift_interval": 0, "poll_interval": 0.05, "list_interval": 0.2,
-            "core": {"runner_idle_timeout": 3.0, "lease_stale_after": 2.0, "approval_timeout": 30.0, "fetch_throttle": 0.0},
-        },  # fmt: skip
+            "drift_interval": 0,
+            "poll_interval": 0.05,
+            "list_interval": 0.2,
+            "core": {
+                "runner_idle_timeout": 3.0,
+                "lease_stale_after": 2.0,
+                "approval_timeout": 30.0,
+                "fetch_throttle": 0.0,
+            },
+        },
     }
 
 

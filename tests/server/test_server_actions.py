@@ -53,12 +53,16 @@ async def test_sync_counts_drift_after_origin_moves(api: Api, server_cm: ChatML,
     assert data["session"]["drift_checked_at"] is not None
     session.archive()
     status, data = await api("POST", f"sessions/{session.id}/sync")
-    assert status == 409 and data["error"].startswith("session 'drifty' is archived: `chatml unarchive drifty`")
+    assert status == 409 and data["error"].startswith(
+        "session 'drifty' is archived: `chatml unarchive drifty`"
+    )
     status, data = await api("POST", f"sessions/{session.id}/sync", {"fetch": True, "prune": 1})
     assert status == 400 and data["error"].startswith("unknown field(s) prune for sync")
 
 
-async def test_send_runs_the_agent_and_the_log_pages(api: Api, server_cm: ChatML, repo: Path, tmp_path: Path) -> None:
+async def test_send_runs_the_agent_and_the_log_pages(
+    api: Api, server_cm: ChatML, repo: Path, tmp_path: Path
+) -> None:
     script = write_script(tmp_path / "hello.json", [[{"type": "text", "text": "Hello from the script."}]])
     session = server_cm.new_session(repo, name="talker", agent=f"scripted:{script}", permission_mode="bypass")
     status, data = await api("POST", f"sessions/{session.id}/send", {"text": "say hello"})
@@ -145,7 +149,9 @@ async def test_approval_through_rest_with_the_attention_queue(
     assert queue["attention"] == []
 
 
-async def test_deny_with_a_reason_reaches_the_agent(api: Api, server_cm: ChatML, repo: Path, tmp_path: Path) -> None:
+async def test_deny_with_a_reason_reaches_the_agent(
+    api: Api, server_cm: ChatML, repo: Path, tmp_path: Path
+) -> None:
     script = write_script(tmp_path / "asks.json", ASKS)
     session = server_cm.new_session(repo, name="denied", agent=f"scripted:{script}")
     await api("POST", f"sessions/{session.id}/send", {"text": "write hello.txt"})
@@ -163,7 +169,9 @@ async def test_interrupt_and_stop_answer_202_and_stop_the_turn(
     api: Api, server_cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
     script = write_script(tmp_path / "slow.json", SLOW, delay=0.05)
-    session = server_cm.new_session(repo, name="slowpoke", agent=f"scripted:{script}", permission_mode="bypass")
+    session = server_cm.new_session(
+        repo, name="slowpoke", agent=f"scripted:{script}", permission_mode="bypass"
+    )
     await api("POST", f"sessions/{session.id}/send", {"text": "talk"})
     await until(lambda: any(e.type.value == "assistant_delta" for e in session.events()), what="streaming")
     status, data = await api("POST", f"sessions/{session.id}/interrupt")
@@ -213,7 +221,9 @@ async def test_attention_ranks_crashed_before_far_behind(
 async def test_unknown_actions_and_routes_are_json_404(api: Api, server_cm: ChatML, repo: Path) -> None:
     session = server_cm.new_session(repo, name="plain", agent="scripted")
     status, data = await api("POST", f"sessions/{session.id}/explode")
-    assert status == 404 and data["error"].startswith("unknown action 'explode': use one of archive, unarchive")
+    assert status == 404 and data["error"].startswith(
+        "unknown action 'explode': use one of archive, unarchive"
+    )
     assert await api("GET", "nothing/here") == (
         404, {"error": "no ChatML route 'nothing/here': the API is described at /chatml/api/version"},
     )  # fmt: skip
@@ -224,7 +234,12 @@ async def test_workspaces_and_backends(api: Api, server_cm: ChatML, repo: Path) 
     status, data = await api("GET", "workspaces")
     assert status == 200
     [ws] = data["workspaces"]
-    assert (ws["name"], ws["path"], ws["default_branch"], ws["remote"]) == ("project", str(repo), "main", "origin")
+    assert (ws["name"], ws["path"], ws["default_branch"], ws["remote"]) == (
+        "project",
+        str(repo),
+        "main",
+        "origin",
+    )
     status, data = await api("GET", "backends")
     assert status == 200
     found = {b["name"]: b for b in data["backends"]}

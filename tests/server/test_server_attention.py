@@ -27,7 +27,9 @@ def request(tool: str, **tool_input: Any) -> dict[str, Any]:
 
 def test_each_kind_with_its_reason() -> None:
     cases = {
-        "approval": session("a", agent_state="waiting", pending_approvals=[request("Write", file_path="x.py")]),
+        "approval": session(
+            "a", agent_state="waiting", pending_approvals=[request("Write", file_path="x.py")]
+        ),
         "crashed": session("b", agent_state="crashed"),
         "checks_failed": session("c", checks="failure", pr_number=12, pr_status="open"),
         "conflict": session("d", conflicts=["app.py", "db.py"]),
@@ -73,7 +75,8 @@ def test_one_item_per_session_with_the_other_reasons_as_also() -> None:
     [item] = attention([session("many", agent_state="crashed", behind=40, health="detached HEAD at abc")])
     assert item["kind"] == "crashed"
     assert item["also"] == [
-        "detached HEAD at abc", "40 commits behind origin/main: update the branch before it drifts further"
+        "detached HEAD at abc",
+        "40 commits behind origin/main: update the branch before it drifts further",
     ]
 
 

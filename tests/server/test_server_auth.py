@@ -30,9 +30,13 @@ async def test_every_route_needs_a_token(
     assert "error" in json.loads(info.value.response.body)
 
 
-async def test_a_wrong_token_is_refused_too(jp_serverapp: Any, http_server_client: Any, jp_base_url: str) -> None:
+async def test_a_wrong_token_is_refused_too(
+    jp_serverapp: Any, http_server_client: Any, jp_base_url: str
+) -> None:
     with pytest.raises(HTTPClientError) as info:
-        await http_server_client.fetch(f"{jp_base_url}chatml/api/sessions", headers={"Authorization": "token nope"})
+        await http_server_client.fetch(
+            f"{jp_base_url}chatml/api/sessions", headers={"Authorization": "token nope"}
+        )
     assert info.value.code == 403
 
 

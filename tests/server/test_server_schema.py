@@ -57,7 +57,9 @@ def test_the_wheel_ships_the_labextension_and_enables_the_server_extension() -> 
     assert shared["labextension/prebuilt"] == f"share/jupyter/labextensions/{package['name']}"
     assert package["jupyterlab"]["outputDir"] == "prebuilt"
     config = ROOT / "jupyter-config" / "jupyter_server_config.d" / "chatml_lab.json"
-    assert json.loads(config.read_text()) == {"ServerApp": {"jpserver_extensions": {"chatml_lab.server": True}}}
+    assert json.loads(config.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"chatml_lab.server": True}}
+    }
     assert shared["jupyter-config/jupyter_server_config.d"] == "etc/jupyter/jupyter_server_config.d"
     assert (LABEXT / "yarn.lock").stat().st_size > 0
 

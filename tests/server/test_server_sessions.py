@@ -10,7 +10,7 @@ import pytest
 from chatml_lab import __version__
 from chatml_lab.core.manager import ChatML
 
-from ..conftest import commit_file, git
+from ..conftest import git
 from .conftest import Api
 
 
@@ -35,7 +35,9 @@ async def test_version_refuses_a_schema_that_is_not_a_number(api: Api) -> None:
     )  # fmt: skip
 
 
-async def test_list_shows_sessions_made_through_the_python_api(api: Api, server_cm: ChatML, repo: Path) -> None:
+async def test_list_shows_sessions_made_through_the_python_api(
+    api: Api, server_cm: ChatML, repo: Path
+) -> None:
     first = server_cm.new_session(repo, name="first", priority="low", agent="scripted")
     second = server_cm.new_session(repo, name="second", priority="urgent", agent="scripted")
     first.pin()
@@ -68,7 +70,11 @@ async def test_create_from_a_workspace_name(api: Api, server_cm: ChatML, repo: P
     status, data = await api("POST", "sessions", body)
     assert status == 201
     session = data["session"]
-    assert (session["name"], session["priority"], session["permission_mode"]) == ("from-rest", "high", "accept_edits")
+    assert (session["name"], session["priority"], session["permission_mode"]) == (
+        "from-rest",
+        "high",
+        "accept_edits",
+    )
     assert session["agent_backend"] == "scripted"
     assert Path(session["worktree_path"]).is_dir()
     assert git(repo, "branch", "--list", "chatml/from-rest").strip()
@@ -79,7 +85,9 @@ async def test_create_from_a_path_relative_to_the_server_root(
 ) -> None:
     git(jp_root_dir, "clone", "-q", str(origin), "inside")
     monkeypatch.setenv("CHATML_WORKSPACES_DIR", str(jp_root_dir / "worktrees"))
-    status, data = await api("POST", "sessions", {"workspace": "inside", "name": "rooted", "agent": "scripted"})
+    status, data = await api(
+        "POST", "sessions", {"workspace": "inside", "name": "rooted", "agent": "scripted"}
+    )
     assert status == 201, data
     assert data["session"]["workspace"] == "inside"
     assert data["session"]["worktree_relative"] == "worktrees/inside/rooted"
@@ -105,7 +113,9 @@ async def test_create_refuses_bad_input_and_leaves_nothing(
     api: Api, server_cm: ChatML, repo: Path, body: dict[str, Any], status: int, message: str
 ) -> None:
     server_cm.add_workspace(repo)
-    got_status, data = await api("POST", "sessions", {"agent": "scripted", **body} if "agent" not in body else body)
+    got_status, data = await api(
+        "POST", "sessions", {"agent": "scripted", **body} if "agent" not in body else body
+    )
     assert got_status == status, data
     assert message in data["error"]
     assert server_cm.sessions(include_archived=True) == []
@@ -114,14 +124,19 @@ async def test_create_refuses_bad_input_and_leaves_nothing(
 
 async def test_create_refuses_a_taken_name_with_409(api: Api, server_cm: ChatML, repo: Path) -> None:
     server_cm.new_session(repo, name="taken", agent="scripted")
-    status, data = await api("POST", "sessions", {"workspace": "project", "name": "taken", "agent": "scripted"})
+    status, data = await api(
+        "POST", "sessions", {"workspace": "project", "name": "taken", "agent": "scripted"}
+    )
     assert status == 409
     assert data["error"].startswith("session name 'taken' is taken in workspace 'project'")
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
-    [("{not json", "the request body is not JSON"), ("[1, 2]", "the request body must be a JSON object, not list")],
+    [
+        ("{not json", "the request body is not JSON"),
+        ("[1, 2]", "the request body must be a JSON object, not list"),
+    ],
 )
 async def test_bodies_must_be_json_objects(api: Api, raw: str, message: str) -> None:
     status, data = await api("POST", "sessions", raw)
@@ -144,7 +159,12 @@ async def test_patch_changes_priority_status_pin_and_name(api: Api, server_cm: C
     status, data = await api("PATCH", f"sessions/{session.id}", body)
     assert status == 200
     got = data["session"]
-    assert (got["priority"], got["task_status"], got["pinned"], got["name"]) == ("urgent", "in_review", True, "renamed")
+    assert (got["priority"], got["task_status"], got["pinned"], got["name"]) == (
+        "urgent",
+        "in_review",
+        True,
+        "renamed",
+    )
     assert got["branch"] == "chatml/renamed"
     assert session.record.priority.value == "urgent"
 

@@ -60,7 +60,9 @@ async def open_socket(jp_ws_fetch: Any) -> Socket:
     return Socket(await jp_ws_fetch("chatml", "api", "stream"))
 
 
-async def test_hello_then_the_list_then_changes(jp_ws_fetch: Any, api: Api, server_cm: ChatML, repo: Path) -> None:
+async def test_hello_then_the_list_then_changes(
+    jp_ws_fetch: Any, api: Api, server_cm: ChatML, repo: Path
+) -> None:
     first = server_cm.new_session(repo, name="first", agent="scripted")
     socket = await open_socket(jp_ws_fetch)
     hello = await socket.next("hello")
