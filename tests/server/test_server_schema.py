@@ -77,3 +77,11 @@ def test_core_settings_are_checked() -> None:
     assert ChatMLServer(core={"runner_idle_timeout": 9.0}).core_config().runner_idle_timeout == 9.0
     with pytest.raises(ConfigError, match=r"unknown c.ChatMLServer.core key\(s\) idle: use "):
         ChatMLServer(core={"idle": 1}).core_config()
+
+
+def test_binder_builds_the_sidebar_and_checks_both_extensions() -> None:
+    environment = (ROOT / "binder" / "environment.yml").read_text()
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert re.search(r"^\s*- nodejs>=20$", environment, re.M)  # jlpm builds labextension/ during the install
+    assert "pip install --no-cache-dir ." in post_build
+    assert "chatml_lab.server.*enabled" in post_build and "chatml-lab.*enabled" in post_build
