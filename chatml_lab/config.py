@@ -42,3 +42,11 @@ class Config:
     lease_stale_after: float = 5.0
     #: Seconds an approval request waits before it is denied.
     approval_timeout: float = 600.0
+    #: Seconds between two pull-request polls when no session has an open PR (ChatML: 30 s) ...
+    pr_poll_interval: float = 30.0
+    #: ... and when one has (ChatML: 45 s).
+    pr_poll_interval_open: float = 45.0
+    #: Seconds after which finished checks of an unchanged head are asked for again (re-runs).
+    checks_recheck_after: float = 600.0
+    #: Seconds a GitHub API request may take.
+    github_timeout: float = 20.0

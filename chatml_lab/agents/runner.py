@@ -78,12 +78,34 @@ class Runner:
         self.done = threading.Event()
         self._threads: list[threading.Thread] = []
         self.backend: Any = None
+        self._bash_ids: set[str] = set()
 
     # -- events and state -----------------------------------------------------------------------
 
     def emit(self, event_type: EventType, data: dict[str, Any]) -> None:
         """Append an event (secrets redacted)."""
         self.store.append_event(self.conversation_id, event_type, redact_data(data))
+        if event_type is EventType.TOOL_START and data.get("tool") == "Bash":
+            self._bash_ids.add(str(data.get("id")))
+        elif event_type is EventType.TOOL_END and str(data.get("id")) in self._bash_ids:
+            self._bash_ids.discard(str(data.get("id")))
+            self._link_pr(str(data.get("output", "")))
+
+    def _link_pr(self, output: str) -> None:
+        """A ``…/pull/N`` URL in Bash output (``gh pr create``): link that PR to the session."""
+        if "/pull/" not in output:
+            return
+        from ..core.shipping import Shipping
+
+        conversation = self.store.conversation(self.conversation_id)
+        if conversation is None:
+            return
+        try:
+            Shipping.of(self.manager).shipper.link_from_output(conversation.session_id, output)
+        except ChatMLError as exc:  # linking is a convenience; the poller finds the PR by branch too
+            self.store.append_event(
+                self.conversation_id, EventType.NOTICE, {"message": f"PR not linked: {exc}"}
+            )
 
     def set_state(self, state: AgentState) -> None:
         """Record the agent state on the conversation and in the log."""

@@ -34,6 +34,8 @@ from ..models import (
     GcReport,
     PermissionMode,
     Priority,
+    PullRequestLink,
+    PullRequestState,
     SessionRecord,
     TaskStatus,
     Workspace,
@@ -52,7 +54,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-SETTING_KEYS = ("workspaces_dir", "branch_prefix")
+SETTING_KEYS = ("workspaces_dir", "branch_prefix", "archive_on_merge", "delete_branch_on_merge")
+_BOOLEAN_SETTINGS = ("archive_on_merge", "delete_branch_on_merge")
 
 
 def _quiet(_: str) -> None:
@@ -127,6 +130,11 @@ class ChatML:
             value = "" if value.strip().lower() in ("", "none") else value.strip().strip("/")
             if value and not naming.valid_prefix(value):
                 raise InvalidArgumentError(f"branch prefix {value!r} is not valid in a git branch name")
+        if value is not None and key in _BOOLEAN_SETTINGS:
+            text = value.strip().lower()
+            if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise InvalidArgumentError(f"setting {key} takes true or false, not {value!r}")
+            value = "true" if text in ("true", "1", "yes", "on") else "false"
         self.store.set_setting(key, value)
 
     def _check_writable(self, path: Path) -> None:
@@ -262,7 +270,7 @@ class ChatML:
         prompt: str | None = None,
         base: str | None = None,
         priority: Priority | str | None = None,
-        from_pr: int | None = None,
+        from_pr: int | str | None = None,
         agent: str | None = None,
         model: str | None = None,
         permission_mode: PermissionMode | str | None = None,
@@ -271,13 +279,26 @@ class ChatML:
         """Create a session: fetch, worktree + branch from ``origin/<default>``, setup scripts.
 
         Every step is undone when a later one fails, so a failed call leaves no worktree,
-        branch or row behind. A prompt starts the agent at once. ``agent`` names a backend
+        branch or row behind. A prompt starts the agent at once. ``from_pr`` is a PR number or
+        URL: the session starts at the PR's head and is bound to the PR. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
-        return Creator(self).create(
+        if isinstance(from_pr, str):
+            from .ship import pr_number_from
+            from .shipping import Shipping
+
+            ws = self._resolve_workspace(repo_or_workspace)
+            from_pr = pr_number_from(from_pr, Shipping.of(self).github_repo_name(ws))
+            repo_or_workspace = ws
+        session = Creator(self).create(
             repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority, from_pr=from_pr,
             agent=agent, model=model, permission_mode=permission_mode, agent_options=agent_options,
         )  # fmt: skip
+        if from_pr is not None:  # bind to the PR: status, title, where push goes (issue 9)
+            from .shipping import Shipping
+
+            Shipping.of(self).shipper.bind_from_pr(session.id)
+        return session
 
     def run_scripts(
         self, kind: str, rec: SessionRecord, ws: Workspace, conversation: str, stop_at_failure: bool = True
@@ -422,6 +443,10 @@ class ChatML:
             fields.update(self._rename(rec, naming.slugify(name)))
         if fields:
             self.store.update_session(session_id, **fields)
+        if task_status is not None:  # automatic moves (PR opened/merged) yield to the user's hand
+            from ..storage.prs import PullRequestRows
+
+            PullRequestRows(self.store).note_status_by_hand(session_id)
         return self.record(session_id)
 
     def _rename(self, rec: SessionRecord, new: str) -> dict[str, Any]:
@@ -442,10 +467,14 @@ class ChatML:
             repo.rename_branch(rec.branch, branch)
         return {"name": new, "branch": branch}
 
-    def sync(self, session_id: str, fetch: bool = True) -> SessionRecord:
-        """Fetch (throttled) and store ahead/behind against ``origin/<default>``."""
+    def sync(self, session_id: str, fetch: bool = True, background: bool = False) -> SessionRecord:
+        """Fetch and store ahead/behind against ``origin/<default>``.
+
+        A sync asked for by a person fetches now; ``background=True`` (pollers) fetches at most
+        once per ``fetch_throttle`` seconds per workspace.
+        """
         rec, ws, repo = self.live(session_id, "sync it")
-        error = self._fetch(repo, ws, force=False) if fetch else None
+        error = self._fetch(repo, ws, force=not background) if fetch else None
         if error:
             warning = (
                 f"warning: fetch of {ws.remote} failed, drift of {rec.name} counted from local refs ({error})"
@@ -462,12 +491,15 @@ class ChatML:
                                   updated_at=rec.updated_at)  # fmt: skip
         return self.record(rec.id)
 
-    def sync_all(self) -> list[SessionRecord]:
-        """Sync every live session, one fetch per workspace."""
+    def sync_all(self, background: bool = False) -> list[SessionRecord]:
+        """Sync every live session, one fetch per workspace (throttled when ``background``)."""
         done: list[SessionRecord] = []
+        fetched: set[str] = set()
         for rec in self._reconciled(include_archived=False):
             if read_head(rec.worktree_path) is not None:
-                done.append(self.sync(rec.id))
+                first = rec.workspace_id not in fetched
+                fetched.add(rec.workspace_id)
+                done.append(self.sync(rec.id, fetch=first, background=background))
         return done
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
@@ -519,8 +551,17 @@ class ChatML:
                 "pinned": rec.pinned, "pr_status": rec.pr_status.value, "branch": rec.branch,
                 "ahead": rec.ahead, "behind": rec.behind, "agent_state": self.agent_state(rec.id),
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
-                "health": rec.health, "id": rec.id,
+                "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
+                "pr_number": rec.pr_number, "pr_url": rec.pr_url,
             })  # fmt: skip
+        from ..storage.prs import PullRequestRows
+
+        prs = PullRequestRows(self.store).states([str(r["id"]) for r in rows])
+        for row in rows:
+            pr = prs[str(row["id"])]
+            row.update(
+                checks=pr.checks.value, pr_draft=pr.draft, pr_mergeable=pr.mergeable, pr_title=pr.title
+            )
         rank = {p.value: p.rank for p in Priority}
         rows.sort(key=lambda r: (not r["pinned"], rank[str(r["priority"])], -float(r["updated_at"])))
         return rows
@@ -528,3 +569,90 @@ class ChatML:
     def agent_state(self, session_id: str) -> str:
         """The task conversation's agent state (``crashed`` when its runner died)."""
         return self.agents.session_state(session_id).value
+
+    # -- pull requests and integration (issue 9; the work is in ship.py, prs.py, ...) -----------
+
+    def update_workspace(self, key: str | Path, github_repo: str | None = None) -> Workspace:
+        """Change a workspace: ``github_repo="owner/name"`` (``""`` clears it: back to the remote URL)."""
+        ws = self.workspace(key)
+        if github_repo is not None:
+            from .shipping import Shipping
+
+            Shipping.of(self).access.set_repo(ws, github_repo)
+        return self.workspace(ws.id)
+
+    def github_repo(self, key: str | Path) -> str | None:
+        """The workspace's GitHub ``owner/name`` (set, or from its remote URL), or None."""
+        from .shipping import Shipping
+
+        found = Shipping.of(self).access.repo_of(self.workspace(key))
+        return found.full_name if found else None
+
+    def push(self, session_id: str, force_with_lease: bool = False) -> str:
+        """Push the session's branch with upstream set; return what happened (``new``, ...)."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).shipper.push(session_id, force_with_lease=force_with_lease).outcome
+
+    def create_pr(
+        self, session_id: str, title: str | None = None, body: str | None = None, draft: bool = False,
+        base: str | None = None,
+    ) -> PullRequestLink:  # fmt: skip
+        """Open (or link the open) pull request of the session; see :meth:`Session.create_pr`."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).shipper.create_pr(session_id, title=title, body=body, draft=draft, base=base)
+
+    def merge_pr(self, session_id: str, method: str = "squash", force: bool = False) -> str:
+        """Merge the session's PR (``squash``, ``merge``, ``rebase``); return the merge commit."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).shipper.merge_pr(session_id, method=method, force=force)
+
+    def update_branch(self, session_id: str, method: str = "rebase") -> SessionRecord:
+        """Rebase onto (or merge) ``origin/<default>``, keeping uncommitted work."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).updater.update(session_id, method=method)
+
+    def abort_update(self, session_id: str) -> SessionRecord:
+        """Undo an update stopped on conflicts: branch tip and every uncommitted byte back."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).updater.abort(session_id)
+
+    def pr_state(self, session_id: str) -> PullRequestState:
+        """What is known of the session's pull request (checks, draft, mergeable, title, ...)."""
+        from ..storage.prs import PullRequestRows
+
+        return PullRequestRows(self.store).state(session_id)
+
+    def refresh_prs(self, workspace: str | None = None) -> list[Session]:
+        """One pass of live PR status (one list request per repository); the sessions that changed."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).tracker.refresh(workspace)
+
+    def pr_poll_interval(self) -> float:
+        """Seconds a background poller waits between :meth:`refresh_prs` passes."""
+        from .shipping import Shipping
+
+        return Shipping.of(self).tracker.poll_interval()
+
+    def conflict_rows(
+        self, workspace: str | None = None, include_uncommitted: bool = True
+    ) -> list[dict[str, Any]]:
+        """The conflict forecast as plain rows, in the suggested merge order."""
+        from .forecast import conflict_rows
+
+        return conflict_rows(self, workspace, include_uncommitted=include_uncommitted)
+
+    def conflicts(self, workspace: str | None = None, include_uncommitted: bool = True) -> pandas.DataFrame:
+        """For each live session: clean with ``origin/<default>``? conflicting sessions and files;
+        ``order`` is the suggested merge order. Computed in memory (``git merge-tree``)."""
+        import pandas
+
+        from .forecast import COLUMNS
+
+        rows = self.conflict_rows(workspace, include_uncommitted=include_uncommitted)
+        return pandas.DataFrame(rows, columns=COLUMNS).set_index("order")

@@ -420,7 +420,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         for row in list(self.visible):
             if not row["archived"]:
                 try:
-                    self.manager.sync(str(row["id"]))
+                    self.manager.sync(str(row["id"]), background=True)
                 except ChatMLError as exc:
                     self._error(f"{row['name']}: {exc}")
         self.refresh()

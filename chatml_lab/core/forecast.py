@@ -1,0 +1,100 @@
+"""Conflict forecast (no peer tool has it): which sessions merge cleanly into the default branch,
+which conflict with each other, on which files, and an order to merge them in.
+
+Everything is computed in memory by one ``git merge-tree --stdin`` per repository: no worktree,
+index or ref is touched. A session's uncommitted work counts too (its snapshot commit, made with
+a scratch index, stands in for the branch tip), since agents often have not committed yet.
+"""
+
+from __future__ import annotations
+
+import time
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GitError
+from ..gitops.integration import merge_forecasts
+from ..gitops.repo import GitRepo
+from .worktrees import read_head
+
+if TYPE_CHECKING:
+    from .manager import ChatML
+
+COLUMNS = ["order", "session", "workspace", "branch", "clean_with_main", "main_conflicts",
+           "conflicts_with", "conflict_files", "uncommitted", "checked_at"]  # fmt: skip
+
+
+def conflict_rows(
+    cm: ChatML, workspace: str | None = None, include_uncommitted: bool = True
+) -> list[dict[str, Any]]:
+    """One row per live session (see :data:`COLUMNS`), in the suggested merge order."""
+    workspaces = [cm.workspace(workspace)] if workspace is not None else cm.workspaces()
+    rows: list[dict[str, Any]] = []
+    for ws in workspaces:
+        records = [r for r in cm.store.sessions(include_archived=False, workspace_id=ws.id)
+                   if read_head(r.worktree_path) is not None]  # fmt: skip
+        if not records:
+            continue
+        repo = GitRepo(ws.path)
+        main = cm._upstream(repo, ws)
+        main_sha = repo.require(main)
+        tips: dict[str, str] = {}
+        dirty: dict[str, bool] = {}
+        for rec in records:
+            tip = repo.resolve(f"refs/heads/{rec.branch}")
+            if tip is None:
+                continue
+            snapshot = None
+            if include_uncommitted and not repo.operation_in_progress(rec.worktree_path):
+                try:
+                    snapshot = repo.snapshot(rec.worktree_path)
+                except GitError:  # an unreadable worktree: forecast its commits only
+                    snapshot = None
+            tips[rec.id], dirty[rec.id] = snapshot or tip, snapshot is not None
+        ids = [r.id for r in records if r.id in tips]
+        pairs = [(main_sha, tips[i]) for i in ids] + [(tips[a], tips[b]) for a, b in combinations(ids, 2)]
+        results = merge_forecasts(repo, pairs)
+        with_main = dict(zip(ids, results[: len(ids)], strict=True))
+        between: dict[str, dict[str, list[str]]] = {i: {} for i in ids}
+        names = {r.id: r.name for r in records}
+        for (a, b), result in zip(combinations(ids, 2), results[len(ids) :], strict=True):
+            if not result.clean:
+                between[a][names[b]] = result.files
+                between[b][names[a]] = result.files
+        now = time.time()
+        for rec in records:
+            if rec.id not in tips:
+                continue
+            forecast = with_main[rec.id]
+            rows.append({
+                "session": rec.name, "workspace": ws.name, "branch": rec.branch,
+                "clean_with_main": forecast.clean, "main_conflicts": forecast.files,
+                "conflicts_with": sorted(between[rec.id]), "conflict_files": between[rec.id],
+                "uncommitted": dirty[rec.id], "checked_at": now, "_main": main,
+            })  # fmt: skip
+    return _ordered(rows)
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suggested merge order: clean with main and conflicting with nobody first; then, greedily,
+    whoever conflicts with the fewest sessions still unmerged; sessions that conflict with main
+    last (they need an update first)."""
+    remaining = [r for r in rows if r["clean_with_main"]]
+    blocked = sorted(
+        (r for r in rows if not r["clean_with_main"]), key=lambda r: (r["workspace"], r["session"])
+    )
+    ordered: list[dict[str, Any]] = []
+    while remaining:
+        left = {(r["workspace"], r["session"]) for r in remaining}
+
+        def weight(row: dict[str, Any], left: set[tuple[str, str]] = left) -> tuple[int, str, str]:
+            live = sum((row["workspace"], other) in left for other in row["conflicts_with"])
+            return live, row["workspace"], row["session"]
+
+        best = min(remaining, key=weight)
+        ordered.append(best)
+        remaining.remove(best)
+    for n, row in enumerate([*ordered, *blocked], start=1):
+        row["order"] = n
+        row.pop("_main", None)
+    return [{key: row[key] for key in COLUMNS} for row in [*ordered, *blocked]]
