@@ -30,7 +30,8 @@ from githubkit.compat import type_validate_python
 from githubkit_schemas.latest import models as gm
 
 API = "https://api.github.com"
-EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+# Timestamps run from the emulator's start, one second per change, like GitHub's real clock.
+EPOCH = datetime.now(UTC).replace(microsecond=0)
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -329,7 +330,7 @@ class GitHubEmulator:
     def _time(self, tick: int | None) -> str | None:
         if tick is None:
             return None
-        return (EPOCH + timedelta(minutes=tick)).isoformat().replace("+00:00", "Z")
+        return (EPOCH + timedelta(seconds=tick)).isoformat().replace("+00:00", "Z")
 
     def _pull_json(self, pull: Pull, full: bool) -> dict[str, Any]:
         repo = pull.base.full_name

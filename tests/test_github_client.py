@@ -174,9 +174,9 @@ def test_server_errors_back_off_exponentially(served: tuple[GitHubEmulator, str]
 
 def test_bad_token_and_unknown_repository(served: tuple[GitHubEmulator, str]) -> None:
     emu, api = served
-    with pytest.raises(GitHubUnavailableError, match="rejected the token .*GITHUB_TOKEN"):
+    with pytest.raises(GitHubUnavailableError, match=r"rejected the token .*GITHUB_TOKEN"):
         GitHubClient("wrong", api).list_pulls(REF)
-    with pytest.raises(GitHubError, match="404.*OWNER/NAME"):
+    with pytest.raises(GitHubError, match=r"404.*OWNER/NAME"):
         GitHubClient(emu.token, api).list_pulls(RepoRef("acme", "nope"))
 
 

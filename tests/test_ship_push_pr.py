@@ -11,8 +11,11 @@ from chatml_lab.core.manager import ChatML
 from chatml_lab.errors import GitHubUnavailableError, PullRequestRefusedError, PushRejectedError
 from chatml_lab.events import EventType
 
+from . import github_fixtures
 from .conftest import commit_file, git
-from .github_fixtures import REPO, World, world  # noqa: F401
+from .github_fixtures import REPO, World
+
+world = github_fixtures.world
 
 
 def remote_tip(origin: Path, branch: str) -> str | None:
