@@ -47,7 +47,10 @@ class BranchUpdater:
         rec, ws, repo = self.cm.live(session_id, "update its branch")
         pending = self.rows.branch_update(rec.id)
         if pending is not None:
-            return self._resume(rec, repo, pending)
+            head = repo.run("rev-parse", "HEAD", cwd=rec.worktree_path).strip()
+            if head != pending.old_head or repo.operation_in_progress(rec.worktree_path):
+                return self._resume(rec, repo, pending)
+            self.abort(rec.id)  # stopped before git moved anything (a kill): put it back, start over
         if self.cm.agents.session_state(rec.id) in (AgentState.RUNNING, AgentState.WAITING):
             raise SessionError(
                 f"the agent of {rec.name!r} is working: `chatml stop {rec.name}` before updating"
