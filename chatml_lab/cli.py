@@ -248,6 +248,15 @@ def cmd_settings(cm: Any, args: argparse.Namespace) -> int:
 # -- parser -----------------------------------------------------------------------------------------
 
 
+def _pr_ref(text: str) -> int | str:
+    """``--from-pr``: a number, or a ``…/OWNER/NAME/pull/N`` URL (checked against the workspace)."""
+    if text.strip().lstrip("#").isdigit():
+        return int(text.strip().lstrip("#"))
+    if "/pull/" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a pull request number or URL")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors read like every other error: one line, exit status 1."""
 
@@ -276,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name", nargs="?")
     new.add_argument("--repo", default=None, help="repository or workspace (default: the current one)")
     new.add_argument("--priority")
-    new.add_argument("--from-pr", type=int, dest="from_pr")
+    new.add_argument(
+        "--from-pr", dest="from_pr", type=_pr_ref, metavar="N|URL", help="a pull request number or URL"
+    )
     new.add_argument("--base")
     new.add_argument("--prompt")
     new.add_argument("--agent")
@@ -346,8 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     dr.set_defaults(func=cmd_doctor)
 
     from .agents.cli import add_agent_commands
+    from .cli_ship import add_ship_commands
 
     add_agent_commands(sub)
+    add_ship_commands(sub, ws_sub)
 
     return parser
 

@@ -24,7 +24,7 @@ LAYER = {
     "models": 0, "errors": 0, "events": 0, "config": 0,
     "storage": 1, "gitops": 1, "agents": 1, "github": 1,
     "core": 2,
-    "cli": 3, "ipython": 3, "widgets": 3, "server": 3, "reports": 3, "demo": 3, "doctor": 3,
+    "cli": 3, "cli_ship": 3, "ipython": 3, "widgets": 3, "server": 3, "reports": 3, "demo": 3, "doctor": 3,
 }  # fmt: skip
 # The runner's entry point is a process of its own that drives the core (auto-naming renames the
 # session through ChatML); it is the one sanctioned upward import, and it is lazy.

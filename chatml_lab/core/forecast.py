@@ -2,18 +2,19 @@
 which conflict with each other, on which files, and an order to merge them in.
 
 Everything is computed in memory by one ``git merge-tree --stdin`` per repository: no worktree,
-index or ref is touched. A session's uncommitted work counts too (its snapshot commit, made with
-a scratch index, stands in for the branch tip), since agents often have not committed yet.
+index or ref is touched. A session's uncommitted work counts too (a commit of its worktree, made
+with a scratch index, stands in for the branch tip), since agents often have not committed yet.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GitError
-from ..gitops.integration import merge_forecasts
+from ..gitops.integration import merge_forecasts, worktree_commit
 from ..gitops.repo import GitRepo
 from .worktrees import read_head
 
@@ -38,19 +39,23 @@ def conflict_rows(
         repo = GitRepo(ws.path)
         main = cm._upstream(repo, ws)
         main_sha = repo.require(main)
+        listed = repo.run("for-each-ref", "--format=%(refname) %(objectname) %(tree)", "refs/heads/")
+        heads: dict[str, str] = {}
+        trees: dict[str, str] = {}
+        for line in listed.splitlines():
+            name, sha, tree = line.split(" ")
+            heads[name], trees[name] = sha, tree
         tips: dict[str, str] = {}
         dirty: dict[str, bool] = {}
-        for rec in records:
-            tip = repo.resolve(f"refs/heads/{rec.branch}")
-            if tip is None:
-                continue
-            snapshot = None
-            if include_uncommitted and not repo.operation_in_progress(rec.worktree_path):
-                try:
-                    snapshot = repo.snapshot(rec.worktree_path)
-                except GitError:  # an unreadable worktree: forecast its commits only
-                    snapshot = None
-            tips[rec.id], dirty[rec.id] = snapshot or tip, snapshot is not None
+        live = [r for r in records if f"refs/heads/{r.branch}" in heads]
+        snapshots: list[str | None] = [None] * len(live)
+        if include_uncommitted and live:
+            # Independent scratch indexes: the worktrees are read in parallel.
+            args = [(r.worktree_path, trees[f"refs/heads/{r.branch}"]) for r in live]
+            with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 2, 4, len(live))) as pool:
+                snapshots = list(pool.map(worktree_commit, *zip(*args, strict=True)))
+        for rec, snapshot in zip(live, snapshots, strict=True):
+            tips[rec.id], dirty[rec.id] = snapshot or heads[f"refs/heads/{rec.branch}"], snapshot is not None
         ids = [r.id for r in records if r.id in tips]
         pairs = [(main_sha, tips[i]) for i in ids] + [(tips[a], tips[b]) for a, b in combinations(ids, 2)]
         results = merge_forecasts(repo, pairs)

@@ -3,7 +3,7 @@
 Cost of a pass: one conditional list request (PRs of every state, most recently updated first,
 so a merge or a push moves a PR to the top and changes the list's ETag). Then, and only for
 sessions whose PR changed, one conditional single-PR look-up for the mergeable state; and two
-conditional checks look-ups for PRs whose head moved, whose checks are still pending, or which
+conditional checks look-ups for PRs that changed, whose checks are still pending, or which
 have no checks yet while the PR was updated less than ``recheck_after`` ago (CI registers a little
 after a push); finished checks of an unchanged head are asked for again only after
 ``recheck_after``. A pass where nothing changed therefore costs one 304.
@@ -110,7 +110,11 @@ def poll_repository(
             # No checks yet on a recent head: CI usually registers a little after the push.
             young = tracked.checks is CheckStatus.NONE and now - _epoch(pull.updated) < recheck_after
             if pull.state == "open" and (
-                pull.head_sha != tracked.checks_sha or tracked.checks is CheckStatus.PENDING or stale or young
+                moved
+                or pull.head_sha != tracked.checks_sha
+                or tracked.checks is CheckStatus.PENDING
+                or stale
+                or young
             ):
                 checks = client.checks(repo, pull.head_sha)
                 if checks is not tracked.checks and not fetched:

@@ -9,7 +9,9 @@ that stops on conflicts can always be undone byte for byte.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,6 +179,56 @@ def rewind(repo: GitRepo, worktree: Path, branch: str, old_head: str) -> None:
 
 
 # -- forecast -----------------------------------------------------------------------------------
+
+_IN_PROGRESS = ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+_FORECAST_IDENTITY = {
+    "GIT_AUTHOR_NAME": "chatml forecast", "GIT_AUTHOR_EMAIL": "chatml@localhost",
+    "GIT_COMMITTER_NAME": "chatml forecast", "GIT_COMMITTER_EMAIL": "chatml@localhost",
+}  # fmt: skip
+
+
+def _gitdir(worktree: Path) -> Path | None:
+    dot_git = worktree / ".git"
+    if dot_git.is_dir():
+        return dot_git
+    try:
+        pointer = dot_git.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not pointer.startswith("gitdir:"):
+        return None
+    gitdir = Path(pointer.removeprefix("gitdir:").strip())
+    return gitdir if gitdir.is_absolute() else (worktree / gitdir).resolve()
+
+
+def worktree_commit(worktree: Path, head_tree: str | None = None) -> str | None:
+    """A commit of the worktree as it is (tracked and untracked, not ignored files) on top of
+    HEAD, made with a scratch index; None when the worktree is clean or mid-merge/rebase.
+
+    Lighter than :meth:`GitRepo.snapshot` (no index commit: a forecast needs the files only);
+    nothing is touched but the object store. Safe to run for several worktrees at once.
+    """
+    gitdir = _gitdir(worktree)
+    if gitdir is None or any((gitdir / marker).exists() for marker in _IN_PROGRESS):
+        return None
+    with tempfile.TemporaryDirectory(prefix="chatml-forecast-") as tmp:
+        scratch = Path(tmp) / "index"
+        if (gitdir / "index").is_file():
+            shutil.copyfile(gitdir / "index", scratch)
+        env = {"GIT_INDEX_FILE": str(scratch)}
+        if _git(worktree, "add", "--all", "--", ".", extra_env=env).returncode != 0:
+            return None
+        if (
+            head_tree is None
+            and _git(worktree, "diff-index", "--cached", "--quiet", "HEAD", extra_env=env).returncode == 0
+        ):
+            return None
+        tree = _git(worktree, "write-tree", extra_env=env).stdout.strip()
+        if tree == head_tree:  # ``head_tree``: HEAD's tree, known to the caller (one process less)
+            return None
+    proc = _git(worktree, "commit-tree", tree, "-p", "HEAD", "-m", "chatml forecast snapshot",
+                extra_env=_FORECAST_IDENTITY)  # fmt: skip
+    return proc.stdout.strip() if proc.returncode == 0 and tree else None
 
 
 def merge_forecasts(repo: GitRepo, pairs: list[tuple[str, str]]) -> list[MergeForecast]:
