@@ -115,7 +115,7 @@ def conflicts(root: Path, n: int, runs: int) -> tuple[float, float, float]:
                 )
 
         def forecast() -> None:
-            cm.conflicts()
+            cm.conflicts(fetch=False)
 
         timings: dict[str, list[float]] = {"pair": [], "naive": [], "forecast": []}
         for _ in range(runs):

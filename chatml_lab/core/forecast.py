@@ -26,9 +26,12 @@ COLUMNS = ["order", "session", "workspace", "branch", "clean_with_main", "main_c
 
 
 def conflict_rows(
-    cm: ChatML, workspace: str | None = None, include_uncommitted: bool = True
+    cm: ChatML, workspace: str | None = None, include_uncommitted: bool = True, fetch: bool = True
 ) -> list[dict[str, Any]]:
-    """One row per live session (see :data:`COLUMNS`), in the suggested merge order."""
+    """One row per live session (see :data:`COLUMNS`), in the suggested merge order.
+
+    ``fetch`` first updates ``origin/<default>`` (a failed fetch is a warning: local refs are used).
+    """
     workspaces = [cm.workspace(workspace)] if workspace is not None else cm.workspaces()
     rows: list[dict[str, Any]] = []
     for ws in workspaces:
@@ -37,6 +40,9 @@ def conflict_rows(
         if not records:
             continue
         repo = GitRepo(ws.path)
+        error = cm._fetch(repo, ws, force=True) if fetch else None
+        if error:
+            cm.progress(f"warning: fetch of {ws.remote} failed, forecasting against local refs ({error})")
         main = cm._upstream(repo, ws)
         main_sha = repo.require(main)
         listed = repo.run("for-each-ref", "--format=%(refname) %(objectname) %(tree)", "refs/heads/")

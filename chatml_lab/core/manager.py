@@ -640,19 +640,22 @@ class ChatML:
         return Shipping.of(self).tracker.poll_interval()
 
     def conflict_rows(
-        self, workspace: str | None = None, include_uncommitted: bool = True
+        self, workspace: str | None = None, include_uncommitted: bool = True, fetch: bool = True
     ) -> list[dict[str, Any]]:
         """The conflict forecast as plain rows, in the suggested merge order."""
         from .forecast import conflict_rows
 
-        return conflict_rows(self, workspace, include_uncommitted=include_uncommitted)
+        return conflict_rows(self, workspace, include_uncommitted=include_uncommitted, fetch=fetch)
 
-    def conflicts(self, workspace: str | None = None, include_uncommitted: bool = True) -> pandas.DataFrame:
-        """For each live session: clean with ``origin/<default>``? conflicting sessions and files;
-        ``order`` is the suggested merge order. Computed in memory (``git merge-tree``)."""
+    def conflicts(
+        self, workspace: str | None = None, include_uncommitted: bool = True, fetch: bool = True
+    ) -> pandas.DataFrame:
+        """For each live session: clean with ``origin/<default>`` (fetched first)? conflicting
+        sessions and files; ``order`` is the suggested merge order. Computed in memory with
+        ``git merge-tree``; uncommitted work counts unless ``include_uncommitted=False``."""
         import pandas
 
         from .forecast import COLUMNS
 
-        rows = self.conflict_rows(workspace, include_uncommitted=include_uncommitted)
+        rows = self.conflict_rows(workspace, include_uncommitted=include_uncommitted, fetch=fetch)
         return pandas.DataFrame(rows, columns=COLUMNS).set_index("order")
