@@ -23,6 +23,7 @@ from ..models import Priority, TaskStatus
 from . import badges
 from .chat import ChatPanel, banner_html
 from .poller import Poller, Worker, close_tree
+from .pr_cell import PullRequestPoll, pr_cell_html
 
 if TYPE_CHECKING:
     from ..core.manager import ChatML
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 ALL = "(all)"
 SORTS = ("priority", "updated", "name", "behind")
 COLUMNS = ("", "session", "workspace", "priority", "status", "agent", "drift", "PR", "cost", "")
-GRID_COLUMNS = "32px minmax(160px,2fr) minmax(80px,1fr) 110px 130px 90px 150px 80px 70px 250px"
+GRID_COLUMNS = "32px minmax(160px,2fr) minmax(80px,1fr) 110px 130px 90px 150px 110px 70px 250px"
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class SessionRow:
         self._dashboard = dashboard
         self._updating = False
         self.data: dict[str, Any] = {}
+        self._mark: str | None = None
         self.pin = widgets.ToggleButton(
             description="\N{WHITE STAR}", tooltip="pin (pinned sessions sort first)",
             layout=widgets.Layout(width="30px", padding="0"),
@@ -129,13 +131,23 @@ class SessionRow:
         self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
         self.archive = widgets.Button(description="Archive", layout=small)
         self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
-        self.actions = widgets.HBox([self.sync, self.archive, self.chat])
+        self.push = widgets.Button(
+            description="Push", tooltip="push the branch (never a plain force)", layout=small
+        )
+        self.open_pr = widgets.Button(description="PR", tooltip="open a pull request (or link the open one)",
+                                      layout=small)  # fmt: skip
+        self.actions = widgets.HBox(
+            [self.sync, self.archive, self.chat, self.push, self.open_pr],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
         self.status.observe(self._on_status, "value")
         self.sync.on_click(lambda _: dashboard.sync(self.id))
         self.archive.on_click(lambda _: self._on_archive())
         self.chat.on_click(lambda _: dashboard.open_chat(self.id))
+        self.push.on_click(lambda _: dashboard.push(self.id))
+        self.open_pr.on_click(lambda _: dashboard.create_pr(self.id))
 
     @property
     def cells(self) -> list[widgets.Widget]:
@@ -145,8 +157,10 @@ class SessionRow:
 
     def update(self, row: dict[str, Any]) -> None:
         """Show ``row`` (a dict of ``manager.rows()``)."""
-        if row == self.data:
+        mark = self._dashboard.pr_poll.conflicts.get(f"{row['workspace']}/{row['name']}")
+        if row == self.data and mark == self._mark:
             return
+        self._mark = mark
         self.data = dict(row)
         self._updating = True
         try:
@@ -168,11 +182,12 @@ class SessionRow:
             self.status.value = row["task_status"]
             self.state.value = badges.state_badge("archived" if row["archived"] else str(row["agent_state"]))
             self.drift.value = badges.drift_bar(row["ahead"], row["behind"], width_px=70)
-            self.pr.value = badges.pr_badge(str(row["pr_status"]), row.get("pr_number"))
+            mark = self._dashboard.pr_poll.conflicts.get(f"{row['workspace']}/{row['name']}")
+            self.pr.value = pr_cell_html(row, None if row["archived"] else mark)
             self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
             archived = bool(row["archived"])
             self.archive.description = "Restore" if archived else "Archive"
-            self.sync.disabled = archived
+            self.sync.disabled = self.push.disabled = self.open_pr.disabled = archived
             self.chat.disabled = False
             self.priority.disabled = self.status.disabled = False
         finally:
@@ -274,6 +289,8 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         self._last_drift = time.monotonic()
         self._refresh_interval = refresh_interval
         self._worker = Worker() if background else None
+        # PR status every 30/45 s (ChatML's intervals) when the poller runs; conflicts with drift.
+        self.pr_poll = PullRequestPoll(manager, enabled=autostart)
         self.title = widgets.HTML(
             '<div style="font-family:sans-serif;font-size:16px;font-weight:600">ChatML sessions</div>'
         )
@@ -414,6 +431,12 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
         if self.drift_interval > 0 and time.monotonic() - self._last_drift >= self.drift_interval:
             self._last_drift = time.monotonic()
             self.refresh_drift()
+            self.pr_poll.forecast()
+        if self.pr_poll.due():
+            error = self.pr_poll.poll()
+            if error:
+                self._error(error)
+            self.refresh()
 
     def refresh_drift(self) -> None:
         """Sync every visible live session (the fetch is throttled per workspace)."""
@@ -465,6 +488,14 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
     def sync_all(self) -> None:
         """Sync every live session."""
         self._run(lambda: f"synced {len(self.manager.sync_all())} session(s)")
+
+    def push(self, session_id: str) -> None:
+        """Push a session's branch (upstream set; a diverged remote is reported, never forced)."""
+        self._run(lambda: f"{self.manager.record(session_id).name}: {self.manager.push(session_id)}")
+
+    def create_pr(self, session_id: str) -> None:
+        """Open a pull request for a session, or link the open one."""
+        self._run(lambda: self.manager.create_pr(session_id).message)
 
     def archive(self, session_id: str) -> None:
         """Archive a session (its work is snapshotted, the branch kept)."""
