@@ -87,3 +87,21 @@ def test_pr_poll_is_due_at_chatml_intervals_and_reports_an_error_once(
     assert first is not None and "GITHUB_TOKEN" in first
     assert poll.poll() is None  # the same error is not shown again
     assert PullRequestPoll(cm, enabled=False).due(now=1e12) is False
+
+
+def test_chat_header_and_transcript_show_the_pr(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from chatml_lab.cli import main
+    from chatml_lab.widgets.chat import ChatPanel
+
+    s = world.cm.new_session(world.repo, name="talk")
+    commit_file(s.worktree, "t.txt", "t\n", "Talk")
+    s.create_pr(title="Talk", body="b")
+    panel = ChatPanel(s, autostart=False)
+    try:
+        panel.refresh()
+        assert "#1 open" in panel.header.value and f"https://github.com/{REPO}/pull/1" in panel.header.value
+        assert "opened pull request #1" in panel.text and "task status → in_review" in panel.text
+    finally:
+        panel.close()
+    assert main(["log", "talk"]) == 0
+    assert "PR #1 open, checks none, task status → in_review" in capsys.readouterr().out
