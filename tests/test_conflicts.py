@@ -60,3 +60,18 @@ def test_uncommitted_work_counts_unless_asked_not_to(cm: ChatML, repo: Path) -> 
     assert rows["one"]["conflicts_with"] == ["two"] and rows["two"]["uncommitted"]
     rows = {r["session"]: r for r in cm.conflict_rows(include_uncommitted=False)}
     assert rows["one"]["conflicts_with"] == []
+
+
+def test_merged_sessions_are_left_out(cm: ChatML, repo: Path) -> None:
+    from chatml_lab.storage.prs import PullRequestRows
+
+    done = cm.new_session(repo, name="done")
+    live = cm.new_session(repo, name="live")
+    commit_file(done.worktree, "README.md", "# done\n")
+    commit_file(live.worktree, "README.md", "# live\n")
+    assert {r["session"] for r in cm.conflict_rows()} == {"done", "live"}
+    PullRequestRows(cm.store).save(
+        done.id, session_fields={"pr_status": "merged", "pr_number": 1, "pr_url": "u"}
+    )
+    rows = cm.conflict_rows()
+    assert [r["session"] for r in rows] == ["live"] and rows[0]["conflicts_with"] == []

@@ -239,3 +239,15 @@ def test_poll_interval_follows_chatml(world: World) -> None:
     assert cm.pr_poll_interval() == 45.0
     cm.config = Config(pr_poll_interval=5.0, pr_poll_interval_open=7.0)
     assert cm.pr_poll_interval() == 7.0
+
+
+def test_old_etags_are_pruned(world: World) -> None:
+    from chatml_lab.storage.prs import PullRequestRows
+
+    rows = PullRequestRows(world.cm.store)
+    rows.put_etag("old", 'W/"1"', [])
+    world.cm.store.execute("UPDATE github_etags SET stored_at = 0 WHERE key = 'old'")
+    pushed_session(world, "prune")
+    world.cm.refresh_prs()
+    assert rows.etag("old") is None
+    assert world.cm.store.scalar("SELECT COUNT(*) FROM github_etags") == 1  # the list's validator

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..gitops.integration import merge_forecasts, worktree_commit
 from ..gitops.repo import GitRepo
+from ..models import PRStatus
 from .worktrees import read_head
 
 if TYPE_CHECKING:
@@ -28,15 +29,16 @@ COLUMNS = ["order", "session", "workspace", "branch", "clean_with_main", "main_c
 def conflict_rows(
     cm: ChatML, workspace: str | None = None, include_uncommitted: bool = True, fetch: bool = True
 ) -> list[dict[str, Any]]:
-    """One row per live session (see :data:`COLUMNS`), in the suggested merge order.
+    """One row per live, unmerged session (see :data:`COLUMNS`), in the suggested merge order.
 
     ``fetch`` first updates ``origin/<default>`` (a failed fetch is a warning: local refs are used).
     """
     workspaces = [cm.workspace(workspace)] if workspace is not None else cm.workspaces()
     rows: list[dict[str, Any]] = []
     for ws in workspaces:
+        # A merged session's work is in main already (squashed, so not by ancestry): leave it out.
         records = [r for r in cm.store.sessions(include_archived=False, workspace_id=ws.id)
-                   if read_head(r.worktree_path) is not None]  # fmt: skip
+                   if read_head(r.worktree_path) is not None and r.pr_status is not PRStatus.MERGED]  # fmt: skip
         if not records:
             continue
         repo = GitRepo(ws.path)

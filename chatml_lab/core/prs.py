@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .manager import ChatML
     from .session import Session
 
+ETAG_TTL = 7 * 24 * 3600.0  # a validator unused for a week costs one full answer at most
 ON_OPEN = ((TaskStatus.IN_PROGRESS,), TaskStatus.IN_REVIEW)
 ON_MERGE = ((TaskStatus.BACKLOG, TaskStatus.IN_PROGRESS, TaskStatus.IN_REVIEW), TaskStatus.DONE)
 
@@ -148,6 +149,7 @@ class PullRequestTracker:
                     changed.append(obs.key)
         report.changed = changed
         self.last_report = report
+        self.rows.prune_etags(time.time() - ETAG_TTL)
         if first_error is not None and not report.requests:
             raise first_error
         return [self.cm._handle(sid) for sid in changed]

@@ -166,6 +166,11 @@ class PullRequestRows:
             (key, etag, json.dumps(payload), time.time()),
         )
 
+    def prune_etags(self, older_than: float) -> int:
+        """Forget validators last refreshed before ``older_than`` (checks of old heads pile up)."""
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM github_etags WHERE stored_at < ?", (older_than,)).rowcount
+
     # -- the recorded branch update -------------------------------------------------------------
 
     def begin_update(self, update: BranchUpdate) -> None:
