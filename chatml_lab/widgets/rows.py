@@ -16,10 +16,11 @@ import ipywidgets as widgets
 
 from ..models import Priority, TaskStatus
 from ..render import badges
+from ..render.pr import pr_cell_html
 
 #: Header of each column of the grid (the first is the pin, the last the row's buttons).
 COLUMNS = ("", "session", "workspace", "priority", "status", "agent", "drift", "PR", "cost", "")
-GRID_COLUMNS = "32px minmax(160px,2fr) minmax(80px,1fr) 110px 130px 90px 150px 80px 70px 250px"
+GRID_COLUMNS = "32px minmax(160px,2fr) minmax(80px,1fr) 110px 130px 90px 150px 110px 70px 250px"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,15 @@ class RowActions(Protocol):
     def open_chat(self, session_id: str) -> object:
         """Show the chat of a session."""
 
+    def push(self, session_id: str) -> None:
+        """Push a session's branch."""
+
+    def create_pr(self, session_id: str) -> None:
+        """Open (or link) a session's pull request."""
+
+    def conflict_mark(self, row: dict[str, Any]) -> str | None:
+        """The forecast's conflict marker of a row (None when it conflicts with nothing)."""
+
 
 def _cell(value: str) -> widgets.HTML:
     return widgets.HTML(value, layout=widgets.Layout(margin="0", overflow="hidden"))
@@ -117,6 +127,7 @@ class SessionRow:
         self._dashboard = dashboard
         self._updating = False
         self.data: dict[str, Any] = {}
+        self._mark: str | None = None
         self.pin = widgets.ToggleButton(
             description="\N{WHITE STAR}", tooltip="pin (pinned sessions sort first)",
             layout=widgets.Layout(width="30px", padding="0"),
@@ -137,13 +148,23 @@ class SessionRow:
         self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
         self.archive = widgets.Button(description="Archive", layout=small)
         self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
-        self.actions = widgets.HBox([self.sync, self.archive, self.chat])
+        self.push = widgets.Button(
+            description="Push", tooltip="push the branch (never a plain force)", layout=small
+        )
+        self.open_pr = widgets.Button(description="PR", tooltip="open a pull request (or link the open one)",
+                                      layout=small)  # fmt: skip
+        self.actions = widgets.HBox(
+            [self.sync, self.archive, self.chat, self.push, self.open_pr],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
         self.status.observe(self._on_status, "value")
         self.sync.on_click(lambda _: dashboard.sync(self.id))
         self.archive.on_click(lambda _: self._on_archive())
         self.chat.on_click(lambda _: dashboard.open_chat(self.id))
+        self.push.on_click(lambda _: dashboard.push(self.id))
+        self.open_pr.on_click(lambda _: dashboard.create_pr(self.id))
 
     @property
     def cells(self) -> list[widgets.Widget]:
@@ -153,8 +174,10 @@ class SessionRow:
 
     def update(self, row: dict[str, Any]) -> None:
         """Show ``row`` (a dict of ``manager.rows()``)."""
-        if row == self.data:
+        mark = self._dashboard.conflict_mark(row)
+        if row == self.data and mark == self._mark:
             return
+        self._mark = mark
         self.data = dict(row)
         self._updating = True
         try:
@@ -176,11 +199,11 @@ class SessionRow:
             self.status.value = row["task_status"]
             self.state.value = badges.state_badge("archived" if row["archived"] else str(row["agent_state"]))
             self.drift.value = badges.drift_bar(row["ahead"], row["behind"], width_px=70)
-            self.pr.value = badges.pr_badge(str(row["pr_status"]), row.get("pr_number"))
+            self.pr.value = pr_cell_html(row, None if row["archived"] else mark)
             self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
             archived = bool(row["archived"])
             self.archive.description = "Restore" if archived else "Archive"
-            self.sync.disabled = archived
+            self.sync.disabled = self.push.disabled = self.open_pr.disabled = archived
             self.chat.disabled = False
             self.priority.disabled = self.status.disabled = False
         finally:
