@@ -52,6 +52,14 @@ class Config:
     #: Comma-separated names of environment variables the agent's commands receive although they
     #: look like credentials (``ANTHROPIC_API_KEY``, ``GH_TOKEN``, ``*_TOKEN``... are dropped otherwise).
     sandbox_env_allow: str = ""
+    #: Seconds between two pull-request polls when no session has an open PR (ChatML: 30 s) ...
+    pr_poll_interval: float = 30.0
+    #: ... and when one has (ChatML: 45 s).
+    pr_poll_interval_open: float = 45.0
+    #: Seconds after which finished checks of an unchanged head are asked for again (re-runs).
+    checks_recheck_after: float = 600.0
+    #: Seconds a GitHub API request may take.
+    github_timeout: float = 20.0
 
     def __post_init__(self) -> None:
         if self.sandbox_network not in ("on", "off"):

@@ -15,7 +15,10 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     │   ├── EmptyRepositoryError
     │   ├── BareRepositoryError
     │   ├── RefNotFoundError
-    │   └── PullRequestNotFoundError
+    │   ├── PullRequestNotFoundError
+    │   ├── PushRejectedError          the remote branch diverged (force_with_lease names the way)
+    │   ├── UpdateConflictError        update_branch stopped on conflicts (``files`` lists them)
+    │   └── UpdateInProgressError      an update is stopped on conflicts or no update to abort
     ├── WorkspaceError
     │   ├── WorkspaceNotFoundError
     │   └── WorkspaceExistsError
@@ -28,6 +31,10 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     │   ├── SessionNotArchivedError
     │   ├── WorktreeMissingError
     │   └── WorkWouldBeLostError
+    ├── GitHubError                    pull-request features: the GitHub API and its access
+    │   ├── GitHubUnavailableError     no token, no GitHub repository for the workspace
+    │   ├── GitHubBackoffError         rate limited or GitHub failing: ``until`` says when to retry
+    │   └── PullRequestRefusedError    merge refused: not mergeable, checks failed, no PR
     └── AgentError                     agents issue: runner, backends, approvals
         ├── AgentUnavailableError
         ├── ApprovalNotFoundError
@@ -94,6 +101,23 @@ class PullRequestNotFoundError(GitError):
     status = 404
 
 
+class PushRejectedError(GitError):
+    """The remote branch has commits the session lacks; only ``force_with_lease`` may overwrite them."""
+
+
+class UpdateConflictError(GitError):
+    """``update_branch`` stopped on conflicts; the worktree is left in the conflicted state."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        #: Paths with conflicts, relative to the worktree.
+        self.files = files
+
+
+class UpdateInProgressError(GitError):
+    """An update of the branch is stopped on conflicts (or there is none to abort)."""
+
+
 class WorkspaceError(ChatMLError):
     """A workspace operation failed."""
 
@@ -156,6 +180,34 @@ class WorktreeMissingError(SessionError):
 
 class WorkWouldBeLostError(SessionError):
     """The operation would lose uncommitted or unpushed work; ``force`` keeps a snapshot ref."""
+
+    status = 409
+
+
+class GitHubError(ChatMLError):
+    """A GitHub API call failed or GitHub answered something unusable."""
+
+    status = 502
+
+
+class GitHubUnavailableError(GitHubError):
+    """Pull-request features cannot work here: no token, or no GitHub repository for the workspace."""
+
+    status = 400
+
+
+class GitHubBackoffError(GitHubError):
+    """GitHub rate-limited us or failed; no request is sent before :attr:`until` (epoch seconds)."""
+
+    status = 503
+
+    def __init__(self, message: str, until: float) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class PullRequestRefusedError(GitHubError):
+    """A pull-request action was refused: not mergeable, checks failed, no open PR, cannot push."""
 
     status = 409
 

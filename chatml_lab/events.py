@@ -36,6 +36,7 @@ class EventType(enum.StrEnum):
     NAME_SUGGESTION = "name_suggestion"
     ARCHIVE_SUMMARY = "archive_summary"
     NOTICE = "notice"
+    PR_UPDATE = "pr_update"
 
 
 #: Keys each event type must carry in ``data``.
@@ -55,6 +56,7 @@ REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.NAME_SUGGESTION: ("name",),
     EventType.ARCHIVE_SUMMARY: ("summary", "source"),
     EventType.NOTICE: ("message",),
+    EventType.PR_UPDATE: ("pr_status", "pr_number", "pr_url", "checks", "changes"),
 }
 
 

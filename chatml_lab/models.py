@@ -210,6 +210,25 @@ class SessionChanges(TypedDict, total=False):
     agent_options: dict[str, Any]
 
 
+class PullRequestChanges(TypedDict, total=False):
+    """Columns of a session's pull-request row (``session_prs``) that the core writes."""
+
+    title: str | None
+    head: str | None
+    head_sha: str | None
+    base: str | None
+    draft: bool
+    checks: str
+    checks_sha: str | None
+    checks_at: float | None
+    mergeable: str | None
+    updated: str | None
+    polled_at: float | None
+    push_url: str | None
+    push_branch: str | None
+    push_blocked: str | None
+
+
 @dataclass(frozen=True)
 class Conversation:
     """One agent conversation inside a session."""
@@ -241,3 +260,65 @@ class GcReport:
         return not (
             self.orphan_worktrees or self.missing_worktrees or self.stale_snapshot_refs or self.half_made
         )
+
+
+class CheckStatus(_Choice):
+    """Combined CI state of a pull request's head: check runs and legacy commit statuses."""
+
+    NONE = "none"
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "checks state"
+
+
+class MergeMethod(_Choice):
+    """How ``merge_pr`` merges: a squash commit, a merge commit, or the commits rebased."""
+
+    SQUASH = "squash"
+    MERGE = "merge"
+    REBASE = "rebase"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "merge method"
+
+
+@dataclass(frozen=True)
+class PullRequestState:
+    """What is known of a session's pull request beyond ``pr_status``/``pr_number``/``pr_url``.
+
+    ``mergeable`` is GitHub's ``mergeable_state`` (``clean``, ``dirty``, ``blocked``, ``unstable``,
+    ``behind``, ``draft``, ``unknown``) or None before the first look. ``push_url`` and
+    ``push_branch`` say where ``push`` sends the branch (a fork's URL for a fork PR whose author
+    allows maintainer edits); ``push_blocked`` says why it cannot push, when it cannot.
+    """
+
+    session_id: str
+    title: str | None = None
+    head: str | None = None
+    head_sha: str | None = None
+    base: str | None = None
+    draft: bool = False
+    checks: CheckStatus = CheckStatus.NONE
+    checks_sha: str | None = None
+    checks_at: float | None = None
+    mergeable: str | None = None
+    updated: str | None = None
+    polled_at: float | None = None
+    push_url: str | None = None
+    push_branch: str | None = None
+    push_blocked: str | None = None
+
+
+@dataclass(frozen=True)
+class PullRequestLink:
+    """The result of ``create_pr``: which pull request the session is linked to, and how."""
+
+    number: int
+    url: str
+    created: bool
+    message: str

@@ -351,7 +351,7 @@ def test_relative_data_and_workspaces_dirs(repo: Path, tmp_path: Path) -> None:
     [
         (
             ["new", "--from-pr", "seven"],
-            "argument --from-pr: invalid int value: 'seven' (see `chatml new --help`)",
+            "argument --from-pr: 'seven' is not a pull request number or URL (see `chatml new --help`)",
         ),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
         (["set"], "the following arguments are required: name"),

@@ -21,7 +21,7 @@ from chatml_lab.core.scripts import ScriptRunner
 from chatml_lab.core.settings import Settings
 from chatml_lab.core.workspaces import Workspaces
 from chatml_lab.errors import StorageError, WorkspaceExistsError
-from chatml_lab.models import Conversation, ConversationKind, SessionRecord, Workspace
+from chatml_lab.models import AgentState, Conversation, ConversationKind, SessionRecord, Workspace
 from chatml_lab.storage.store import Store, new_id
 
 from .conftest import commit_file, git
@@ -127,3 +127,46 @@ def test_a_progress_sink_swapped_on_the_facade_reaches_the_collaborators(cm: Cha
     cm.progress = seen.append
     cm.new_session(repo, name="watched")
     assert "creating worktree" in seen and "fetching origin" in seen
+
+
+class IdleAgents(NoAgents):
+    """No runner, so no agent is ever working."""
+
+    def session_state(self, session_id: str) -> AgentState:
+        return AgentState.IDLE
+
+
+def test_shipping_runs_without_the_facade(store: Store, repo: Path, origin: Path, tmp_path: Path) -> None:
+    """Branch update and conflict forecast with the small objects alone (no ChatML)."""
+    from chatml_lab.core.forecast import conflict_rows
+    from chatml_lab.core.shipping import Shipping
+
+    config = Config()
+    steps: list[str] = []
+    settings = Settings(store, tmp_path / "data")
+    workspaces = Workspaces(store, config, steps.append)
+    agents = IdleAgents(store)
+    records = Records(store, workspaces, agents)
+    scripts = ScriptRunner(store, config.script_timeout, steps.append)
+    creator = Creator(store, config, settings, workspaces, scripts, steps.append)
+    archiver = Archiver(store, records, workspaces, agents, scripts, steps.append)
+    shipping = Shipping.build(
+        store, config, settings, workspaces, records, agents, archiver.archive, steps.append
+    )
+
+    one = creator.create(NewSession(workspace=repo, name="one"))
+    two = creator.create(NewSession(workspace=repo, name="two"))
+    commit_file(one.worktree_path, "README.md", "# one\n")
+    (two.worktree_path / "README.md").write_text("# two, not committed\n")
+    rows = {r["session"]: r for r in conflict_rows(store, workspaces, steps.append)}
+    assert rows["one"]["conflicts_with"] == ["two"] and rows["two"]["uncommitted"]
+
+    upstream = tmp_path / "upstream"
+    git(tmp_path, "clone", "-q", str(origin), str(upstream))
+    commit_file(upstream, "new.txt", "from main\n")
+    git(upstream, "push", "-q", "origin", "HEAD:main")
+    rec = shipping.updater.update(one.id)
+    assert (rec.ahead, rec.behind) == (1, 0)
+    assert (one.worktree_path / "new.txt").read_text() == "from main\n"
+    assert any(step.startswith("updated one onto origin/main by rebase") for step in steps)
+    assert shipping.github_repo_name(workspaces.get(one.workspace_id)) is None  # a local origin: no GitHub

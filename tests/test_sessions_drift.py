@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,14 +87,19 @@ def test_ahead_then_behind_and_main_checkout_untouched(
     assert git(repo, "rev-parse", "main") == before["head"]
 
 
-def test_sync_fetch_is_throttled(cm: ChatML, repo: Path, origin: Path, tmp_path: Path) -> None:
+def test_background_sync_is_throttled_explicit_sync_fetches(
+    cm: ChatML, repo: Path, origin: Path, tmp_path: Path
+) -> None:
     session = cm.new_session(repo, name="throttled")
     push_from_elsewhere(origin, tmp_path / "other", "upstream.txt")
-    # new_session just fetched: inside the 60 s window sync uses the refs it has.
-    assert session.sync().behind == 0
-    # A manager without throttle sees the pushed commit.
-    with ChatML(data_dir=cm.data_dir, config=Config(fetch_throttle=0)) as eager:
-        assert eager.sync(session.id).behind == 1
+    # new_session just fetched: inside the 60 s window a background sync uses the refs it has ...
+    before = time.time()
+    rec = cm.sync(session.id, background=True)
+    assert rec.behind == 0 and rec.drift_checked_at is not None and rec.drift_checked_at >= before
+    # ... while a sync a person asked for fetches now, right after the push (issue 9).
+    assert session.sync().behind == 1
+    row = next(r for r in cm.rows() if r["id"] == session.id)
+    assert row["behind"] == 1 and row["drift_checked_at"] >= rec.drift_checked_at
 
 
 def test_drift_counts_merge_base_not_tip_difference(

@@ -7,7 +7,8 @@ inbox and read events.
 
 The process entry point is ``python -m chatml_lab.core.runner_main CONVERSATION_ID --data-dir DIR
 --token T`` (:data:`~chatml_lab.agents.lease.RUNNER_MODULE`): the core hands the runner a
-:data:`Namer` that applies auto-naming, so this module never imports the core.
+:data:`Namer` that applies auto-naming and a :data:`PullRequestLinker` that links a PR the agent
+opened, so this module never imports the core.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ Emit = Callable[[EventType, dict[str, Any]], None]
 #: Names a session from a suggested title: ``namer(session_id, title, source, emit)``. Supplied by
 #: the core (renaming moves the branch); it reports what it did through ``emit``.
 Namer = Callable[[str, str, str, Emit], object]
+#: Links the pull request whose URL a Bash command printed (``gh pr create``) to the session:
+#: ``linker(session_id, output)``. Supplied by the core (it asks GitHub and records the PR).
+PullRequestLinker = Callable[[str, str], object]
 
 POLL_INTERVAL = 0.05
 
@@ -73,9 +77,11 @@ class Runner:
         stale_after: float,
         namer: Namer | None = None,
         config: Config | None = None,
+        pr_linker: PullRequestLinker | None = None,
     ) -> None:
         self.store = store
         self.namer = namer
+        self.pr_linker = pr_linker
         self.config = config or Config()
         self.conversation_id = conversation_id
         self.token = token
@@ -88,12 +94,32 @@ class Runner:
         self.done = threading.Event()
         self._threads: list[threading.Thread] = []
         self.backend: Any = None
+        self._bash_ids: set[str] = set()
 
     # -- events and state -----------------------------------------------------------------------
 
     def emit(self, event_type: EventType, data: dict[str, Any]) -> None:
         """Append an event (secrets redacted)."""
         self.store.append_event(self.conversation_id, event_type, redact_data(data))
+        if event_type is EventType.TOOL_START and data.get("tool") == "Bash":
+            self._bash_ids.add(str(data.get("id")))
+        elif event_type is EventType.TOOL_END and str(data.get("id")) in self._bash_ids:
+            self._bash_ids.discard(str(data.get("id")))
+            self._link_pr(str(data.get("output", "")))
+
+    def _link_pr(self, output: str) -> None:
+        """A ``…/pull/N`` URL in Bash output (``gh pr create``): link that PR to the session."""
+        if "/pull/" not in output or self.pr_linker is None:
+            return
+        conversation = self.store.conversation(self.conversation_id)
+        if conversation is None:
+            return
+        try:
+            self.pr_linker(conversation.session_id, output)
+        except ChatMLError as exc:  # linking is a convenience; the poller finds the PR by branch too
+            self.store.append_event(
+                self.conversation_id, EventType.NOTICE, {"message": f"PR not linked: {exc}"}
+            )
 
     def set_state(self, state: AgentState) -> None:
         """Record the agent state on the conversation and in the log."""
@@ -305,12 +331,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def serve(
-    store: Store, args: argparse.Namespace, namer: Namer | None = None, config: Config | None = None
+    store: Store,
+    args: argparse.Namespace,
+    namer: Namer | None = None,
+    config: Config | None = None,
+    pr_linker: PullRequestLinker | None = None,
 ) -> int:
     """Serve ``args.conversation_id`` until idle or stopped (SIGTERM stops); the exit code."""
     runner = Runner(
         store, args.conversation_id, args.token, args.idle_timeout, args.approval_timeout,
-        args.stale_after, namer, config,
+        args.stale_after, namer, config, pr_linker,
     )  # fmt: skip
 
     def on_term(_signum: int, _frame: Any) -> None:

@@ -2,8 +2,8 @@
 
 :mod:`.app` builds the parser, runs the command and turns errors into one line on stderr (exit
 status 1, no traceback). Each command group lives in a module of its own (:mod:`.sessions`,
-:mod:`.workspaces`, :mod:`.agents`, :mod:`.housekeeping`, :mod:`.settings`, :mod:`.demo`,
-:mod:`.doctor`), imported only when one of its commands runs.
+:mod:`.workspaces`, :mod:`.agents`, :mod:`.ship`, :mod:`.housekeeping`, :mod:`.settings`,
+:mod:`.demo`, :mod:`.doctor`), imported only when one of its commands runs.
 """
 
 from __future__ import annotations

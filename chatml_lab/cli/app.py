@@ -41,6 +41,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deny": ("agents", "deny a pending tool request"),
     "stop": ("agents", "stop the agent"),
     "interrupt": ("agents", "interrupt the current turn"),
+    "push": ("ship", "push a session's branch (upstream set; never a plain force)"),
+    "pr": ("ship", "open a pull request for a session (or link the open one)"),
+    "merge": ("ship", "merge a session's pull request"),
+    "update": ("ship", "rebase (or merge) a session onto origin's default branch"),
+    "prs": ("ship", "refresh PR status now and show it"),
+    "conflicts": ("ship", "forecast conflicts between sessions and with main"),
 }
 
 

@@ -118,6 +118,15 @@ def cmd_delete(cm: ChatML, args: argparse.Namespace) -> int:
     return 0
 
 
+def _pr_ref(text: str) -> int | str:
+    """``--from-pr``: a number, or a ``…/OWNER/NAME/pull/N`` URL (checked against the workspace)."""
+    if text.strip().lstrip("#").isdigit():
+        return int(text.strip().lstrip("#"))
+    if "/pull/" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a pull request number or URL")
+
+
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """The arguments of one session command, and its handler."""
     match command:
@@ -127,7 +136,13 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
                 "--repo", default=None, help="repository or workspace (default: the current one)"
             )
             parser.add_argument("--priority")
-            parser.add_argument("--from-pr", type=int, dest="from_pr")
+            parser.add_argument(
+                "--from-pr",
+                dest="from_pr",
+                type=_pr_ref,
+                metavar="N|URL",
+                help="a pull request number or URL",
+            )
             parser.add_argument("--base")
             parser.add_argument("--prompt")
             parser.add_argument("--agent")

@@ -1,4 +1,4 @@
-"""``chatml workspace add|list|remove``: the repositories sessions are made from."""
+"""``chatml workspace add|list|remove|set``: the repositories sessions are made from."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from ..errors import ChatMLError
+
 if TYPE_CHECKING:
     from ..core.manager import ChatML
 
 
 def cmd_workspace(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml workspace add PATH | list | remove NAME``."""
+    """``chatml workspace add PATH | list | remove NAME | set NAME --github-repo OWNER/NAME``."""
     if args.ws_command == "add":
         ws = cm.add_workspace(args.path, name=args.name)
         print(f"added workspace {ws.name} ({ws.path}), default branch {ws.default_branch}"
@@ -29,6 +31,14 @@ def cmd_workspace(cm: ChatML, args: argparse.Namespace) -> int:
         ws = cm.workspace(args.workspace)
         cm.remove_workspace(args.workspace, force=args.force)
         print(f"removed workspace {ws.name} (the repository at {ws.path} is untouched)")
+    elif args.ws_command == "set":
+        if args.github_repo is None:
+            raise ChatMLError(
+                "nothing to set: give --github-repo OWNER/NAME ('' goes back to the remote URL)"
+            )
+        ws = cm.update_workspace(args.workspace, github_repo=args.github_repo)
+        repo = cm.github_repo(ws.name)
+        print(f"workspace {ws.name}: GitHub repository {repo or '(none: the remote URL names none)'}")
     return 0
 
 
@@ -43,4 +53,7 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     ws_rm = ws_sub.add_parser("remove", help="forget a workspace (the repository is untouched)")
     ws_rm.add_argument("workspace")
     ws_rm.add_argument("--force", action="store_true")
+    ws_set = ws_sub.add_parser("set", help="change a workspace (its GitHub repository)")
+    ws_set.add_argument("workspace")
+    ws_set.add_argument("--github-repo", dest="github_repo", metavar="OWNER/NAME")
     parser.set_defaults(func=cmd_workspace)

@@ -38,6 +38,7 @@ from .creator import Creator, NewSession
 from .records import Records
 from .scripts import ScriptRunner
 from .settings import Settings
+from .ship_facade import ShipFacade
 from .workspaces import Workspaces
 from .worktrees import disk_usage, read_head
 
@@ -53,12 +54,13 @@ def _quiet(_: str) -> None:
     """Default progress sink."""
 
 
-class ChatML:
+class ChatML(ShipFacade):
     """Workspaces and sessions: create, list, update, sync, archive, restore, delete, collect.
 
     ``ChatML()`` uses ``$CHATML_DATA_DIR`` or the platform data dir; pass ``data_dir`` to choose.
     The work is done by small collaborators that each get only what they use: settings,
     workspaces, records (reconciled with git), creator, archiver, collector and the agents.
+    Push, pull requests, branch sync and the conflict forecast come from :class:`ShipFacade`.
     """
 
     def __init__(
@@ -115,7 +117,10 @@ class ChatML:
         return self._settings.effective()
 
     def set_setting(self, key: str, value: str | None) -> None:
-        """Set ``workspaces_dir`` or ``branch_prefix`` (None restores the default)."""
+        """Set ``workspaces_dir``, ``branch_prefix``, ``archive_on_merge`` or ``delete_branch_on_merge``.
+
+        None restores the default.
+        """
         self._settings.set(key, value)
 
     # -- workspaces -----------------------------------------------------------------------------
@@ -145,7 +150,7 @@ class ChatML:
         prompt: str | None = None,
         base: str | None = None,
         priority: Priority | str | None = None,
-        from_pr: int | None = None,
+        from_pr: int | str | None = None,
         agent: str | None = None,
         model: str | None = None,
         permission_mode: PermissionMode | str | None = None,
@@ -154,14 +159,19 @@ class ChatML:
         """Create a session: fetch, worktree + branch from ``origin/<default>``, setup scripts.
 
         Every step is undone when a later one fails, so a failed call leaves no worktree,
-        branch or row behind. A prompt starts the agent at once. ``agent`` names a backend
+        branch or row behind. A prompt starts the agent at once. ``from_pr`` is a PR number or
+        URL: the session starts at the PR's head and is bound to the PR. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
+        if isinstance(from_pr, str):
+            repo_or_workspace, from_pr = self._pr_number(repo_or_workspace, from_pr)
         rec = self.creator.create(NewSession(
             workspace=repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority,
             from_pr=from_pr, agent=agent, model=model, permission_mode=permission_mode,
             agent_options=agent_options,
         ))  # fmt: skip
+        if from_pr is not None:  # bind to the PR: status, title, where push goes (issue 9)
+            self.shipping.shipper.bind_from_pr(rec.id)
         session = self._handle(rec.id)
         if prompt:
             session.send(prompt)
@@ -232,6 +242,8 @@ class ChatML:
             changes.update(self._rename(rec, naming.slugify(name)))
         if changes:
             self.store.update_session(session_id, **changes)
+        if task_status is not None:  # automatic moves (PR opened/merged) yield to the user's hand
+            self.store.note_status_by_hand(session_id)
         return self.record(session_id)
 
     def _rename(self, rec: SessionRecord, new: str) -> SessionChanges:
@@ -252,10 +264,14 @@ class ChatML:
             repo.rename_branch(rec.branch, branch)
         return {"name": new, "branch": branch}
 
-    def sync(self, session_id: str, fetch: bool = True) -> SessionRecord:
-        """Fetch (throttled) and store ahead/behind against ``origin/<default>``."""
+    def sync(self, session_id: str, fetch: bool = True, background: bool = False) -> SessionRecord:
+        """Fetch and store ahead/behind against ``origin/<default>``.
+
+        A sync asked for by a person fetches now; ``background=True`` (pollers) fetches at most
+        once per ``fetch_throttle`` seconds per workspace.
+        """
         rec, ws, repo = self.records.live(session_id, "sync it")
-        error = self._workspaces.fetch(repo, ws, force=False) if fetch else None
+        error = self._workspaces.fetch(repo, ws, force=not background) if fetch else None
         if error:
             warning = (
                 f"warning: fetch of {ws.remote} failed, drift of {rec.name} counted from local refs ({error})"
@@ -270,12 +286,15 @@ class ChatML:
                                   updated_at=rec.updated_at)  # fmt: skip
         return self.record(rec.id)
 
-    def sync_all(self) -> list[SessionRecord]:
-        """Sync every live session, one fetch per workspace."""
+    def sync_all(self, background: bool = False) -> list[SessionRecord]:
+        """Sync every live session, one fetch per workspace (throttled when ``background``)."""
         done: list[SessionRecord] = []
+        fetched: set[str] = set()
         for rec in self.records.reconciled(include_archived=False):
             if read_head(rec.worktree_path) is not None:
-                done.append(self.sync(rec.id))
+                first = rec.workspace_id not in fetched
+                fetched.add(rec.workspace_id)
+                done.append(self.sync(rec.id, fetch=first, background=background))
         return done
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
@@ -324,12 +343,18 @@ class ChatML:
             rows.append({
                 "name": rec.name, "workspace": names.get(rec.workspace_id, "?"),
                 "priority": rec.priority.value, "task_status": rec.task_status.value,
-                "pinned": rec.pinned, "pr_status": rec.pr_status.value, "pr_number": rec.pr_number,
-                "branch": rec.branch,
+                "pinned": rec.pinned, "pr_status": rec.pr_status.value, "branch": rec.branch,
                 "ahead": rec.ahead, "behind": rec.behind, "agent_state": self.agent_state(rec.id),
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
-                "health": rec.health, "id": rec.id,
+                "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
+                "pr_number": rec.pr_number, "pr_url": rec.pr_url,
             })  # fmt: skip
+        prs = self.store.pr_states([str(r["id"]) for r in rows])
+        for row in rows:
+            pr = prs[str(row["id"])]
+            row.update(
+                checks=pr.checks.value, pr_draft=pr.draft, pr_mergeable=pr.mergeable, pr_title=pr.title
+            )
         rank = {p.value: p.rank for p in Priority}
         rows.sort(key=lambda r: (not r["pinned"], rank[str(r["priority"])], -float(r["updated_at"])))
         return rows

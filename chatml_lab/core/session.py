@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event
-from ..models import Priority, SessionRecord, TaskStatus
+from ..models import Priority, PullRequestLink, PullRequestState, SessionRecord, TaskStatus
 
 if TYPE_CHECKING:
     from .manager import ChatML
@@ -73,7 +73,7 @@ class Session:
         return self.update(name=name)
 
     def sync(self, fetch: bool = True) -> Session:
-        """Fetch (throttled) and refresh ahead/behind."""
+        """Fetch now and refresh ahead/behind (only background refreshes are throttled)."""
         self._manager.sync(self.id, fetch=fetch)
         return self
 
@@ -137,3 +137,51 @@ class Session:
     def deny(self, request_id: str | None = None, reason: str | None = None) -> str:
         """Deny a pending request (the only one when no id is given); returns its id."""
         return self._manager.agents.answer(self.id, request_id, approved=False, reason=reason)
+
+    # -- shipping: push, pull requests, branch sync (issue 9) -----------------------------------
+
+    @property
+    def pr(self) -> PullRequestState:
+        """What is known of the pull request: title, draft, checks, mergeable state, push target."""
+        return self._manager.pr_state(self.id)
+
+    def push(self, force_with_lease: bool = False) -> str:
+        """Push the branch with upstream set; never a plain force.
+
+        A remote that moved on is only overwritten with ``force_with_lease`` (and only if it is
+        where it was last fetched). Returns ``new``, ``fast-forward``, ``forced`` or ``up-to-date``.
+        """
+        return self._manager.push(self.id, force_with_lease=force_with_lease)
+
+    def create_pr(
+        self, title: str | None = None, body: str | None = None, draft: bool = False, base: str | None = None
+    ) -> PullRequestLink:
+        """Open a pull request (pushing first when needed), or link the open one for this branch.
+
+        Title and body are drafted by the model when a key is configured, else from the commits
+        and diffstat; ``.github/pull_request_template.md`` is honoured. Task status moves
+        ``in_progress`` → ``in_review``. Returns the number, URL and whether it was created.
+        """
+        return self._manager.create_pr(self.id, title=title, body=body, draft=draft, base=base)
+
+    def merge_pr(self, method: str = "squash", force: bool = False) -> str:
+        """Merge the PR (``squash``, ``merge`` or ``rebase``); returns the merge commit.
+
+        Refuses when it is not mergeable or its checks failed or run, unless ``force``. The branch
+        is kept unless the setting ``delete_branch_on_merge`` says otherwise.
+        """
+        return self._manager.merge_pr(self.id, method=method, force=force)
+
+    def update_branch(self, method: str = "rebase") -> Session:
+        """Fetch, then rebase onto ``origin/<default>`` (or merge it in), keeping uncommitted work.
+
+        On conflicts raises :class:`~chatml_lab.errors.UpdateConflictError` (``.files``) with the
+        worktree conflicted; resolve and call again to finish, or :meth:`abort_update`.
+        """
+        self._manager.update_branch(self.id, method=method)
+        return self
+
+    def abort_update(self) -> Session:
+        """Undo an unfinished update: the branch tip and every uncommitted byte as before."""
+        self._manager.abort_update(self.id)
+        return self

@@ -11,7 +11,10 @@ from ..models import Workspace
 from ..storage.store import Store
 from . import naming
 
-SETTING_KEYS = ("workspaces_dir", "branch_prefix")
+SETTING_KEYS = ("workspaces_dir", "branch_prefix", "archive_on_merge", "delete_branch_on_merge")
+#: Settings that are on or off (off by default).
+BOOLEAN_SETTINGS = ("archive_on_merge", "delete_branch_on_merge")
+_TRUE = ("true", "1", "yes", "on")
 
 
 def check_writable(path: Path) -> None:
@@ -52,6 +55,10 @@ class Settings:
         """The branch prefix of new sessions in ``ws``: its own when set, else the global one."""
         return self.branch_prefix if ws.branch_prefix is None else ws.branch_prefix
 
+    def flag(self, key: str) -> bool:
+        """A boolean setting (``archive_on_merge``, ``delete_branch_on_merge``), off by default."""
+        return (self.store.setting(key) or "").lower() in _TRUE
+
     def effective(self) -> dict[str, str]:
         """Effective settings and where the data lives."""
         return {
@@ -61,7 +68,7 @@ class Settings:
         }
 
     def set(self, key: str, value: str | None) -> None:
-        """Set ``workspaces_dir`` or ``branch_prefix`` (None restores the default)."""
+        """Set one of :data:`SETTING_KEYS` (None restores the default)."""
         if key not in SETTING_KEYS:
             raise InvalidArgumentError(f"unknown setting {key!r}: use one of {', '.join(SETTING_KEYS)}")
         if value is not None and key == "workspaces_dir":
@@ -72,4 +79,9 @@ class Settings:
             value = "" if value.strip().lower() in ("", "none") else value.strip().strip("/")
             if value and not naming.valid_prefix(value):
                 raise InvalidArgumentError(f"branch prefix {value!r} is not valid in a git branch name")
+        if value is not None and key in BOOLEAN_SETTINGS:
+            text = value.strip().lower()
+            if text not in (*_TRUE, "false", "0", "no", "off"):
+                raise InvalidArgumentError(f"setting {key} takes true or false, not {value!r}")
+            value = "true" if text in _TRUE else "false"
         self.store.set_setting(key, value)

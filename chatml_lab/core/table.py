@@ -1,13 +1,15 @@
-"""``ChatML.table()``'s way to the DataFrame, which the reports layer builds (pandas stays out of the core).
+"""The facade's ways to DataFrames, which the reports layer builds (pandas stays out of the core).
 
-The core hands out plain rows (``ChatML.rows()``); turning them into a DataFrame is presentation,
-done by :mod:`chatml_lab.reports.table`. ``ChatML.table()`` stays on the facade for users, so this
-one function reaches up a layer, lazily: importing the core never imports pandas or the reports.
+The core hands out plain rows (``ChatML.rows()``, ``ChatML.conflict_rows()``); turning them into a
+DataFrame is presentation, done by :mod:`chatml_lab.reports.table` and
+:mod:`chatml_lab.reports.conflicts`. ``ChatML.table()`` and ``ChatML.conflicts()`` stay on the
+facade for users, so these functions reach up a layer, lazily: importing the core never imports
+pandas or the reports.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas
@@ -20,3 +22,10 @@ def session_table(manager: ChatML, include_archived: bool = False) -> pandas.Dat
     from ..reports.table import session_table as build
 
     return build(manager, include_archived=include_archived)
+
+
+def conflict_table(rows: list[dict[str, Any]]) -> pandas.DataFrame:
+    """The conflict forecast's rows as a DataFrame (see :func:`chatml_lab.reports.conflicts.conflict_frame`)."""
+    from ..reports.conflicts import conflict_frame
+
+    return conflict_frame(rows)

@@ -16,6 +16,7 @@ from typing import NoReturn, TypeVar
 
 from ..errors import InvalidArgumentError
 from ..models import PermissionMode, Priority, TaskStatus
+from . import ship_args
 
 T = TypeVar("T")
 
@@ -175,7 +176,7 @@ class CellChat:
 
 Command = (
     New | List | Dashboard | Chat | Send | Set | Sync | Archive | Unarchive | Delete | Approve | Deny
-    | Stop | Interrupt | Settings | Doctor | Report | Help
+    | Stop | Interrupt | Settings | Doctor | Report | Help | ship_args.ShipCommand
 )  # fmt: skip
 
 
@@ -302,6 +303,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[], _Parser]]] = {
     "report": ("write an executed report notebook + HTML for a session", _report_parser),
     "help": ("this help (help SUBCOMMAND for its usage)", lambda: _simple("help")),
 }  # fmt: skip
+SUBCOMMANDS.update(ship_args._parsers(_parser))  # push, pr, merge, update, prs, conflicts (issue 9)
 
 
 def _split(line: str) -> list[str]:
@@ -362,6 +364,8 @@ def parse(line: str) -> Command:
 
 def _build(sub: str, ns: argparse.Namespace, parser: _Parser) -> Command:
     hint = f"; usage: {_usage(parser)}"
+    if sub in ship_args.SHIP:
+        return ship_args.build(sub, ns, hint)
     if sub == "new":
         if ns.from_pr is not None and ns.base is not None:
             raise InvalidArgumentError("give either --from-pr or --base, not both" + hint)

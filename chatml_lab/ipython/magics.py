@@ -49,13 +49,14 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
     def _table(self) -> dict[type, Callable[[Any], Any]]:
         # Built on first use: the parser module (19 dataclasses) stays out of `%load_ext`.
         from . import args as a
+        from .ship_magics import handlers as ship_handlers
 
         return {
             a.New: self._new, a.List: self._list, a.Dashboard: self._dashboard_cmd, a.Chat: self._chat,
             a.Send: self._send, a.Set: self._set, a.Sync: self._sync, a.Archive: self._archive,
             a.Unarchive: self._unarchive, a.Delete: self._delete, a.Approve: self._approve, a.Deny: self._deny,
             a.Stop: self._stop, a.Interrupt: self._interrupt, a.Settings: self._settings, a.Doctor: self._doctor,
-            a.Report: self._report, a.Help: self._help,
+            a.Report: self._report, a.Help: self._help, **ship_handlers(self),
         }  # fmt: skip
 
     # -- the magic ------------------------------------------------------------------------------

@@ -123,7 +123,18 @@ def _block(event: Event, tools: dict[str, Block], approvals: dict[str, Block]) -
         return Block("summary", f"m{seq}", text=str(data.get("summary", "")), data=dict(data), seq=seq)
     if kind is EventType.NOTICE:
         return Block("notice", f"n{seq}", text=str(data.get("message", "")), seq=seq)
+    if kind is EventType.PR_UPDATE:
+        return Block("notice", f"n{seq}", text=pr_update_text(data), seq=seq)
     return None
+
+
+def pr_update_text(data: dict[str, Any]) -> str:
+    """``PR #3: checks: pending → success`` (or the event's own message) for a ``pr_update`` event."""
+    moved = f", task status → {data['task_status']}" if data.get("task_status") else ""
+    if data.get("message"):
+        return f"{data['message']} (PR #{data.get('pr_number')} {data.get('pr_status')}{moved})"
+    changes = "; ".join(str(c) for c in data.get("changes") or []) or f"{data.get('pr_status')}"
+    return f"PR #{data.get('pr_number')}: {changes}{moved}"
 
 
 def _dict(value: Any) -> dict[str, Any]:

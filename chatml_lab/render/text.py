@@ -57,6 +57,9 @@ def event_line(event: Event) -> str | None:
             return f"archive summary ({data['source']}):\n{data['summary']}"
         case EventType.NOTICE:
             return f"note: {data['message']}"
+        case EventType.PR_UPDATE:
+            moved = f", task status → {data['task_status']}" if data.get("task_status") else ""
+            return f"PR #{data['pr_number']} {data['pr_status']}, checks {data['checks']}{moved}"
     return None
 
 

@@ -104,4 +104,48 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conversations ADD COLUMN backend_state TEXT;
     ALTER TABLE sessions ADD COLUMN agent_options TEXT;
     """,
+    # 3: pull requests (issue 9): what GitHub says of each session's PR, where a session pushes,
+    # when task status last moved by itself or by hand, ETags of conditional requests (never the
+    # token), the GitHub repository of a workspace, and the branch update under way per session.
+    """
+    ALTER TABLE workspaces ADD COLUMN github_repo TEXT;
+
+    CREATE TABLE session_prs (
+        session_id      TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        title           TEXT,
+        head            TEXT,
+        head_sha        TEXT,
+        base            TEXT,
+        draft           INTEGER NOT NULL DEFAULT 0,
+        checks          TEXT NOT NULL DEFAULT 'none',
+        checks_sha      TEXT,
+        checks_at       REAL,
+        mergeable       TEXT,
+        updated         TEXT,
+        polled_at       REAL,
+        push_url        TEXT,
+        push_branch     TEXT,
+        push_blocked    TEXT,
+        status_auto_at  REAL,
+        status_hand_at  REAL
+    );
+
+    CREATE TABLE github_etags (
+        key        TEXT PRIMARY KEY,
+        etag       TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        stored_at  REAL NOT NULL
+    );
+
+    CREATE TABLE branch_updates (
+        session_id    TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        method        TEXT NOT NULL,
+        onto          TEXT NOT NULL,
+        branch        TEXT NOT NULL,
+        old_head      TEXT NOT NULL,
+        head_ref      TEXT NOT NULL,
+        snapshot_ref  TEXT,
+        started_at    REAL NOT NULL
+    );
+    """,
 ]

@@ -25,8 +25,11 @@ from ..models import (
     TaskStatus,
     Workspace,
 )
+from .etags import EtagRows
 from .inbox import InboxRows
 from .leases import LeaseRows
+from .prs import PullRequestRows
+from .updates import BranchUpdateRows
 
 _SESSION_COLUMNS = {
     "name", "branch", "worktree_path", "base_ref", "base_commit", "updated_at", "priority",
@@ -115,10 +118,11 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-class Store(LeaseRows, InboxRows):
+class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
-    The inbox and lease rows live in their own modules (:mod:`.inbox`, :mod:`.leases`).
+    The inbox and lease rows live in their own modules (:mod:`.inbox`, :mod:`.leases`), as do the
+    pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`).
     """
 
     # -- workspaces -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..events import Event
 from ..render import badges, blocks, text
 from ..render.blocks import SCRIPTED_LABEL
 from ..render.html import render_block
+from ..render.pr import pr_cell_html
 from ..render.tool_calls import tool_summary
 from .banner import Banner
 from .poller import Polling, close_tree
@@ -36,6 +37,7 @@ def header_html(info: dict[str, Any]) -> str:
         else ""
     )
     agent = html.escape(str(info.get("agent") or "default agent"))
+    pr = pr_cell_html(info) if info.get("pr_number") else ""
     return (
         '<div style="font-family:sans-serif;display:flex;flex-wrap:wrap;align-items:center;gap:10px;'
         'padding:6px 8px;border-bottom:1px solid #e0e0e0">'
@@ -44,7 +46,7 @@ def header_html(info: dict[str, Any]) -> str:
         f"{badges.state_badge(str(info.get('agent_state', 'idle')))}"
         f"{badges.drift_bar(info.get('ahead'), info.get('behind'))}"
         f'<span style="font-size:12px;color:#616161">cost {badges.cost_text(info.get("cost_usd"))}</span>'
-        f'<span style="font-size:12px;color:#9e9e9e">{agent}</span>{scripted}{archived}</div>'
+        f'<span style="font-size:12px;color:#9e9e9e">{agent}</span>{scripted}{archived}{pr}</div>'
     )
 
 
@@ -108,7 +110,13 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
             "name": rec.name, "branch": rec.branch, "agent_state": self.session.agent_state,
             "ahead": rec.ahead, "behind": rec.behind, "cost_usd": rec.cost_usd, "archived": rec.archived,
             "agent": rec.agent_backend, "scripted": rec.agent_backend == "scripted" or blocks.is_scripted(self.events),
+            "pr_status": rec.pr_status.value, "pr_number": rec.pr_number, "pr_url": rec.pr_url,
+            **self._pr_info(),
         }  # fmt: skip
+
+    def _pr_info(self) -> dict[str, Any]:
+        pr = self.session.pr
+        return {"checks": pr.checks.value, "pr_draft": pr.draft, "pr_title": pr.title}
 
     @property
     def text(self) -> str:

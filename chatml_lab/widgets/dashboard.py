@@ -23,6 +23,7 @@ from .banner import Banner
 from .chat import ChatPanel
 from .form import NewSessionForm
 from .poller import Polling, Worker, close_tree
+from .pr_poll import PullRequestPoll
 from .rows import COLUMNS, GRID_COLUMNS, GRID_GAP, Filters, SessionRow, filter_rows, sort_rows, summary_text
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
         self._last_drift = time.monotonic()
         self._refresh_interval = refresh_interval
         self._worker = Worker() if background else None
+        # PR status every 30/45 s (ChatML's intervals) when the poller runs; conflicts with drift.
+        self.pr_poll = PullRequestPoll(manager, enabled=autostart)
         self.title = widgets.HTML(
             '<div style="font-family:sans-serif;font-size:16px;font-weight:600">ChatML sessions</div>'
         )
@@ -221,13 +224,19 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
         if self.drift_interval > 0 and time.monotonic() - self._last_drift >= self.drift_interval:
             self._last_drift = time.monotonic()
             self.refresh_drift()
+            self.pr_poll.forecast()
+        if self.pr_poll.due():
+            error = self.pr_poll.poll()
+            if error:
+                self.banner.show(error)
+            self.refresh()
 
     def refresh_drift(self) -> None:
         """Sync every visible live session (the fetch is throttled per workspace)."""
         for row in list(self.visible):
             if not row["archived"]:
                 with self.banner.guard(prefix=f"{row['name']}: "):
-                    self.manager.sync(str(row["id"]))
+                    self.manager.sync(str(row["id"]), background=True)
         self.refresh()
 
     # -- acting ---------------------------------------------------------------------------------
@@ -275,6 +284,18 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
     def sync_all(self) -> None:
         """Sync every live session."""
         self._run(lambda: f"synced {len(self.manager.sync_all())} session(s)")
+
+    def push(self, session_id: str) -> None:
+        """Push a session's branch (upstream set; a diverged remote is reported, never forced)."""
+        self._run(lambda: f"{self.manager.record(session_id).name}: {self.manager.push(session_id)}")
+
+    def create_pr(self, session_id: str) -> None:
+        """Open a pull request for a session, or link the open one."""
+        self._run(lambda: self.manager.create_pr(session_id).message)
+
+    def conflict_mark(self, row: dict[str, Any]) -> str | None:
+        """The forecast's conflict marker of a row (None when it conflicts with nothing)."""
+        return self.pr_poll.mark(row)
 
     def archive(self, session_id: str) -> None:
         """Archive a session (its work is snapshotted, the branch kept)."""

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from ..models import Priority, TaskStatus
 from ..render import badges
+from ..render.pr import pr_cell_html
 
 #: Header of each column of the grid (the first is the pin, the last the row's buttons).
 COLUMNS = ("", "session", "workspace", "priority", "status", "agent", "drift", "PR", "cost", "")
@@ -111,6 +112,15 @@ class RowActions(Protocol):
     def open_chat(self, session_id: str) -> object:
         """Show the chat of a session."""
 
+    def push(self, session_id: str) -> None:
+        """Push a session's branch."""
+
+    def create_pr(self, session_id: str) -> None:
+        """Open (or link) a session's pull request."""
+
+    def conflict_mark(self, row: dict[str, Any]) -> str | None:
+        """The forecast's conflict marker of a row (None when it conflicts with nothing)."""
+
 
 def _cell(value: str) -> widgets.HTML:
     # min_width 0 lets the grid track, not the content, set the width; wrapping text then fits it.
@@ -148,6 +158,7 @@ class SessionRow:
         self._dashboard = dashboard
         self._updating = False
         self.data: dict[str, Any] = {}
+        self._mark: str | None = None
         self.pin = widgets.ToggleButton(
             description="\N{WHITE STAR}", tooltip="pin (pinned sessions sort first)",
             layout=widgets.Layout(width="28px", padding="0", margin="0"),
@@ -167,9 +178,16 @@ class SessionRow:
         self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=_small())
         self.archive = widgets.Button(description="Archive", layout=_small())
         self.chat = widgets.Button(description="Chat", button_style="info", layout=_small())
-        # Wraps rather than overflows should the column ever be narrower than the three buttons.
+        self.push = widgets.Button(
+            description="Push", tooltip="push the branch (never a plain force)", layout=_small()
+        )
+        self.open_pr = widgets.Button(
+            description="PR", tooltip="open a pull request (or link the open one)", layout=_small()
+        )
+        # Wraps rather than overflows: five buttons take two lines of the fixed last column.
         self.actions = widgets.HBox(
-            [self.sync, self.archive, self.chat], layout=widgets.Layout(flex_flow="row wrap", margin="0")
+            [self.sync, self.archive, self.chat, self.push, self.open_pr],
+            layout=widgets.Layout(flex_flow="row wrap", margin="0"),
         )
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
@@ -177,6 +195,8 @@ class SessionRow:
         self.sync.on_click(lambda _: dashboard.sync(self.id))
         self.archive.on_click(lambda _: self._on_archive())
         self.chat.on_click(lambda _: dashboard.open_chat(self.id))
+        self.push.on_click(lambda _: dashboard.push(self.id))
+        self.open_pr.on_click(lambda _: dashboard.create_pr(self.id))
 
     @property
     def cells(self) -> list[widgets.Widget]:
@@ -186,8 +206,10 @@ class SessionRow:
 
     def update(self, row: dict[str, Any]) -> None:
         """Show ``row`` (a dict of ``manager.rows()``)."""
-        if row == self.data:
+        mark = self._dashboard.conflict_mark(row)
+        if row == self.data and mark == self._mark:
             return
+        self._mark = mark
         self.data = dict(row)
         self._updating = True
         try:
@@ -201,11 +223,11 @@ class SessionRow:
             self.status.value = row["task_status"]
             self.state.value = badges.state_badge("archived" if row["archived"] else str(row["agent_state"]))
             self.drift.value = badges.drift_bar(row["ahead"], row["behind"], width_px=DRIFT_BAR_PX)
-            self.pr.value = badges.pr_badge(str(row["pr_status"]), row.get("pr_number"))
+            self.pr.value = pr_cell_html(row, None if row["archived"] else mark)
             self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
             archived = bool(row["archived"])
             self.archive.description = "Restore" if archived else "Archive"
-            self.sync.disabled = archived
+            self.sync.disabled = self.push.disabled = self.open_pr.disabled = archived
             self.chat.disabled = False
             self.priority.disabled = self.status.disabled = False
         finally:
