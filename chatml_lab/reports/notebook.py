@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ChatMLError
+from .offline import export_html
 
 if TYPE_CHECKING:
     from ..core.session import Session
@@ -110,15 +111,14 @@ def execute(
 
     Widget state is stored in the executed notebook (``store_widget_state``), so the widgets
     render in JupyterLab and in the HTML. ``env`` entries are set for the kernel process (it
-    inherits this process's environment). ``html_options`` go to nbconvert's ``HTMLExporter``
-    (``require_js_url``/``widget_renderer_url`` to render widgets offline).
+    inherits this process's environment). The HTML renders offline (:mod:`.offline`: local
+    widget renderer and loader beside it); ``html_options`` override nbconvert's ``HTMLExporter``.
     """
     import nbformat as _nbformat
 
     nbformat: Any = _nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
 
     source = Path(notebook)
     target = Path(out_dir)
@@ -141,8 +141,6 @@ def execute(
         raise ChatMLError(f"{source.name} failed: {first} (partial output in {failed})") from None
     executed = target / source.name
     nbformat.write(node, executed)
-    exporter = HTMLExporter(template_name="lab", **(html_options or {}))  # type: ignore[no-untyped-call]
-    body, _ = exporter.from_notebook_node(node)
-    page = executed.with_suffix(".html")
-    page.write_text(body, encoding="utf-8")
+    # Offline by default: the widget renderer and its loader are local copies, not a CDN.
+    page = export_html(node, executed.with_suffix(".html"), html_options)
     return NotebookOutput(notebook=executed, html=page)

@@ -23,6 +23,7 @@ from ..models import (
     Workspace,
 )
 from .database import Database
+from .findings import FindingsMixin
 
 _SESSION_COLUMNS = {
     "name", "branch", "worktree_path", "base_ref", "base_commit", "updated_at", "priority",
@@ -111,7 +112,7 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-class Store(Database):
+class Store(FindingsMixin, Database):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings."""
 
     # -- workspaces -----------------------------------------------------------------------------

@@ -182,6 +182,11 @@ def totals(events: Iterable[Event]) -> dict[str, Any]:
 
 def tool_summary(tool: str, tool_input: dict[str, Any]) -> str:
     """One line saying what a tool call does (``Edit app.py (+2 -1)``, ``Bash: pytest -q``)."""
+    from . import review_render
+
+    special = review_render.summary(tool, tool_input)
+    if special is not None:
+        return special
     path = str(tool_input.get("file_path") or tool_input.get("path") or "")
     if tool in ("Edit", "MultiEdit"):
         added, removed = _diff_counts(edit_diff(tool_input))
@@ -298,6 +303,12 @@ def _label(text: str, color: str) -> str:
 
 def render_block(block: Block) -> str:
     """One block as HTML."""
+    if block.kind == "tool":
+        from . import review_render  # findings and scorecards show inline, as cards
+
+        card = review_render.card(block.tool, block.input, block.ok, block.output)
+        if card is not None:
+            return card
     renderer = _RENDERERS.get(block.kind)
     return renderer(block) if renderer else ""
 
@@ -329,7 +340,9 @@ def _tool_details(block: Block) -> str:
     if block.tool in ("Edit", "MultiEdit"):
         body = diff_html(edit_diff(block.input))
     elif block.tool == "Write":
-        body = diff_html(write_diff(block.input))
+        from . import review_render
+
+        body = review_render.notebook_write_html(block.input) or diff_html(write_diff(block.input))
     elif block.tool == "Bash":
         body = _pre("$ " + str(block.input.get("command", "")))
     else:
