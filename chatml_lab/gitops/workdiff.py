@@ -91,33 +91,63 @@ def workspace_diff(
     fallback_base: str,
     file_path: str | None = None,
     stat: bool = False,
+    tip: str | None = None,
 ) -> WorkDiff:
     """The worktree's changes since the merge-base with ``upstream`` (or ``fallback_base``).
 
     ``file_path`` limits the diff to one path (a file or a directory); ``stat`` gives the
     ``--stat`` summary (notebooks add a line counting changed cells) instead of the patch.
+    With ``tip`` (a commit or branch), the committed changes up to ``tip`` instead of the
+    worktree's state: ``worktree`` may then be any checkout of the repository.
     """
     worktree = Path(worktree)
-    base, used = merge_base(worktree, upstream, fallback_base)
+    if tip is None:
+        base, used = merge_base(worktree, upstream, fallback_base)
+        with scratch_index(worktree) as env:
+            return _diff(worktree, base, used, ["--cached", base], env, file_path, stat, None)
+    tip_sha = _git(worktree, "rev-parse", "--verify", f"{tip}^{{commit}}").strip()
+    found = _git(worktree, "merge-base", tip_sha, upstream, check=False).strip() if upstream else ""
+    base, used = (found, upstream) if found else (_git(worktree, "rev-parse", fallback_base).strip(), None)
+    return _diff(worktree, base, used, [base, tip_sha], None, file_path, stat, tip_sha)
+
+
+def _diff(
+    worktree: Path,
+    base: str,
+    upstream: str | None,
+    range_args: list[str],
+    env: dict[str, str] | None,
+    file_path: str | None,
+    stat: bool,
+    tip: str | None,
+) -> WorkDiff:
     spec = ["--", file_path] if file_path else []
-    with scratch_index(worktree) as env:
-        names = _git(worktree, "diff", "--cached", "--name-only", "-z", base, *spec, env=env)
-        files = [n for n in names.split("\0") if n]
-        notebooks = [f for f in files if _is_notebook(f)]
-        if stat:
-            text = _git(worktree, "diff", "--cached", "--stat=120", base, *spec, env=env).rstrip("\n")
-        else:
-            others = [f for f in files if not _is_notebook(f)]
-            text = (
-                _git(worktree, "diff", "--cached", "--find-renames", base, "--", *others, env=env)
-                if others
-                else ""
-            )
+    names = _git(worktree, "diff", "--name-only", "-z", *range_args, *spec, env=env)
+    files = [n for n in names.split("\0") if n]
+    notebooks = [f for f in files if _is_notebook(f)]
+    if stat:
+        text = _git(worktree, "diff", "--stat=120", *range_args, *spec, env=env).rstrip("\n")
+    else:
+        others = [f for f in files if not _is_notebook(f)]
+        text = _git(worktree, "diff", "--find-renames", *range_args, "--", *others, env=env) if others else ""
     sections = [text.rstrip("\n")] if text.strip() else []
     for path in notebooks:
-        old, new = _old_text(worktree, base, path), _new_text(worktree, path)
+        old = _old_text(worktree, base, path)
+        new = _old_text(worktree, tip, path) if tip else _new_text(worktree, path)
         if stat:
             sections.append(f" {path} (notebook): {nbdiff.summary(old, new)}")
         else:
             sections.append(nbdiff.notebook_diff_text(old, new, path))
-    return WorkDiff(base=base, upstream=used, files=files, text="\n".join(sections))
+    return WorkDiff(base=base, upstream=upstream, files=files, text="\n".join(sections))
+
+
+def commit_log(worktree: Path, base: str, tip: str = "HEAD", limit: int = 200) -> list[dict[str, str]]:
+    """Commits in ``base..tip``, newest first: ``sha``, ``short``, ``author``, ``date`` (ISO), ``subject``."""
+    out = _git(worktree, "log", f"--max-count={limit}", "--format=%H%x1f%h%x1f%an%x1f%aI%x1f%s%x1e",
+               f"{base}..{tip}")  # fmt: skip
+    keys = ("sha", "short", "author", "date", "subject")
+    return [
+        dict(zip(keys, rec.strip("\n").split("\x1f"), strict=True))
+        for rec in out.split("\x1e")
+        if rec.strip()
+    ]

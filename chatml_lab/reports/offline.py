@@ -69,7 +69,7 @@ def export_html(node: Any, page: Path, html_options: dict[str, Any] | None = Non
     exporter = HTMLExporter(**options)  # type: ignore[no-untyped-call]
     shown = copy.deepcopy(node)
     hide = TagRemovePreprocessor(remove_input_tags={HIDE_INPUT_TAG}, enabled=True)  # type: ignore[no-untyped-call]
-    shown, _ = hide.preprocess(shown, {})
+    shown, _ = hide.preprocess(shown, {})  # type: ignore[no-untyped-call]
     body, _ = exporter.from_notebook_node(shown)
     page = Path(page)
     page.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,77 @@
+"""Review findings as a styled table: severity and status pills, the body as short text.
+
+``style_findings(session.findings())`` is how notebooks, ``%chatml findings`` and the report show
+findings. Inline CSS only (``Styler.map``), so it renders the same in JupyterLab and in HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from ..widgets.review_render import SEVERITY_COLORS, STATUS_COLORS
+
+_PILL = "border-radius:9px;text-align:center;font-size:0.9em;white-space:nowrap;font-weight:600"
+BODY_CHARS = 160
+
+
+def _colored(colors: dict[str, tuple[str, str]]) -> Any:
+    def css(value: Any) -> str:
+        fg, bg = colors.get(str(value), ("#424242", "#e0e0e0"))
+        return f"color:{fg};background-color:{bg};{_PILL}"
+
+    return css
+
+
+def _short(text: Any) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= BODY_CHARS else flat[: BODY_CHARS - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def style_findings(frame: pd.DataFrame, caption: str | None = None) -> Styler:
+    """Style ``session.findings()``: severity and status coloured, resolved rows greyed."""
+    styler = frame.style
+    if "severity" in frame.columns:
+        styler = styler.map(_colored(SEVERITY_COLORS), subset=["severity"])
+    if "status" in frame.columns:
+        styler = styler.map(_colored(STATUS_COLORS), subset=["status"])
+        styler = styler.apply(
+            lambda row: ["color:#9e9e9e" if row.get("status") != "open" else "" for _ in row],
+            axis=1,
+            subset=[c for c in frame.columns if c not in ("severity", "status")],
+        )
+    formats: dict[str, Any] = {
+        "body": _short,
+        "line": lambda v: "" if pd.isna(v) else str(v),
+        "created_at": lambda v: "" if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M"),
+    }
+    styler = styler.format(escape="html")
+    styler = styler.format({k: f for k, f in formats.items() if k in frame.columns}, escape="html")
+    styler = styler.set_table_styles(
+        [
+            {
+                "selector": "th",
+                "props": "text-align:left;font-family:sans-serif;font-size:12px;padding:4px 8px",
+            },
+            {
+                "selector": "td",
+                "props": "font-family:sans-serif;font-size:12px;padding:3px 8px;vertical-align:top",
+            },
+            {"selector": "caption", "props": "caption-side:top;text-align:left;font-weight:bold;padding:4px"},
+        ]
+    )
+    styler = styler.hide(axis="index")
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
+def scorecards_html(cards: list[dict[str, Any]]) -> str:
+    """Scorecards (``{"review_kind", "scores", "summary", ...}`` dicts) as cards with score bars."""
+    from ..widgets.review_render import scorecard_card
+
+    if not cards:
+        return '<div style="color:#9e9e9e;font-family:sans-serif;font-size:13px">No scorecard yet.</div>'
+    return "".join(scorecard_card(card, True, None) for card in cards)
