@@ -37,10 +37,12 @@ def style_findings(frame: pd.DataFrame, caption: str | None = None) -> Styler:
         styler = styler.map(_colored(SEVERITY_COLORS), subset=["severity"])
     if "status" in frame.columns:
         styler = styler.map(_colored(STATUS_COLORS), subset=["status"])
+        pills = ("severity", "status")
         styler = styler.apply(
-            lambda row: ["color:#9e9e9e" if row.get("status") != "open" else "" for _ in row],
+            lambda row: [
+                "color:#9e9e9e" if row["status"] != "open" and col not in pills else "" for col in row.index
+            ],
             axis=1,
-            subset=[c for c in frame.columns if c not in ("severity", "status")],
         )
     formats: dict[str, Any] = {
         "body": _short,
@@ -57,7 +59,7 @@ def style_findings(frame: pd.DataFrame, caption: str | None = None) -> Styler:
             },
             {
                 "selector": "td",
-                "props": "font-family:sans-serif;font-size:12px;padding:3px 8px;vertical-align:top",
+                "props": "font-family:sans-serif;font-size:12px;padding:3px 8px;vertical-align:top;text-align:left",
             },
             {"selector": "caption", "props": "caption-side:top;text-align:left;font-weight:bold;padding:4px"},
         ]
@@ -75,3 +77,27 @@ def scorecards_html(cards: list[dict[str, Any]]) -> str:
     if not cards:
         return '<div style="color:#9e9e9e;font-family:sans-serif;font-size:13px">No scorecard yet.</div>'
     return "".join(scorecard_card(card, True, None) for card in cards)
+
+
+def plain_table(frame: pd.DataFrame) -> Styler:
+    """Any small table (timeline, commits, cost) left-aligned, without the index, times to the second."""
+
+    def seconds(value: Any) -> str:
+        return "" if pd.isna(value) else str(value.strftime("%Y-%m-%d %H:%M:%S"))
+
+    formats: dict[str, Any] = {
+        col: seconds for col in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[col])
+    }
+    styler = frame.style.format(escape="html").format(formats, escape="html")
+    return styler.hide(axis="index").set_table_styles(
+        [
+            {
+                "selector": "th",
+                "props": "text-align:left;font-family:sans-serif;font-size:12px;padding:4px 8px",
+            },
+            {
+                "selector": "td",
+                "props": "text-align:left;font-family:sans-serif;font-size:12px;padding:3px 8px",
+            },
+        ]
+    )

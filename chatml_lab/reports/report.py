@@ -308,9 +308,9 @@ def build_report(session: Session) -> Any:
     )
     loader = nbf.new_code_cell(
         "from IPython.display import HTML, Markdown\n"
-        "from chatml_lab.reports.findings import style_findings\n"
+        "from chatml_lab.reports.findings import plain_table, style_findings\n"
         "from chatml_lab.reports.report import load_report\n"
-        "from chatml_lab.reports.style import style_table  # noqa: F401 (for your own tables)\n\n"
+        "\n"
         f'report = load_report("{encode(data)}")'
     )
     loader.metadata["tags"] = [HIDE_INPUT_TAG]
@@ -321,18 +321,18 @@ def build_report(session: Session) -> Any:
         nbf.new_markdown_cell("## Summary"),
         nbf.new_code_cell("HTML(report.summary_html())"),
         nbf.new_markdown_cell("## Timeline"),
-        nbf.new_code_cell("report.timeline()"),
+        nbf.new_code_cell("plain_table(report.timeline())"),
         nbf.new_markdown_cell("## Conversations"),
         nbf.new_code_cell("HTML(report.conversations_html())"),
         nbf.new_markdown_cell("## Review findings"),
         nbf.new_code_cell("style_findings(report.findings())"),
         nbf.new_code_cell("HTML(report.scorecards_html())"),
         nbf.new_markdown_cell("## Commits on the branch"),
-        nbf.new_code_cell("report.commits()"),
+        nbf.new_code_cell("plain_table(report.commits())"),
         nbf.new_markdown_cell("## Diff against the merge-base"),
         nbf.new_code_cell("print(report.diffstat())\nHTML(report.diff_html())"),
         nbf.new_markdown_cell("## Cost"),
-        nbf.new_code_cell("report.cost()"),
+        nbf.new_code_cell("plain_table(report.cost())"),
         nbf.new_markdown_cell("## Archive summary"),
         nbf.new_code_cell("Markdown(report.archive_summary())"),
     ]

@@ -106,10 +106,11 @@ def scorecard_card(tool_input: dict[str, Any], ok: bool | None, output: str | No
         color = "#2e7d32" if score >= 8 else "#f9a825" if score >= 5 else "#c62828"
         notes = html.escape(str(item.get("notes", "")))
         rows.append(
-            f'<tr><td style="padding:1px 8px 1px 0">{html.escape(str(item.get("dimension", "")))}</td>'
+            f'<tr><td style="padding:1px 8px 1px 0;text-align:left">{html.escape(str(item.get("dimension", "")))}</td>'
             f'<td style="width:120px"><div style="background:#eeeeee;border-radius:3px;height:8px">'
             f'<div style="width:{width:.0f}%;background:{color};height:8px;border-radius:3px"></div></div></td>'
-            f'<td style="padding:1px 8px"><b>{score:g}</b>/10</td><td style="color:#757575">{notes}</td></tr>'
+            f'<td style="padding:1px 8px;text-align:left"><b>{score:g}</b>/10</td>'
+            f'<td style="color:#757575;text-align:left">{notes}</td></tr>'
         )
     failed = (
         f'<div style="color:#c62828;font-size:12px">not saved: {html.escape(output or "")}</div>'
