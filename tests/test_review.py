@@ -138,12 +138,12 @@ def test_review_runs_read_only_with_the_review_model_and_its_prompt(
 
 def test_review_kinds_and_errors(cm: ChatML, repo: Path) -> None:
     session = cm.new_session(repo, name="kinds", agent="scripted")
-    with pytest.raises(InvalidArgumentError, match="unknown review kind 'style'.*quick, deep, security"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown review kind 'style'.*quick, deep, security"):
         session.review("style")
     assert [c.kind.value for c in session.conversations()] == ["task"], "nothing half-made"
     with pytest.raises(InvalidArgumentError, match="one task conversation"):
         session.new_conversation("task")
-    with pytest.raises(SessionError, match="no conversation 'nope'.*Task"):
+    with pytest.raises(SessionError, match=r"no conversation 'nope'.*Task"):
         session.events(conversation="nope")
     with pytest.raises(InvalidArgumentError, match="no finding 'F9'"):
         session.fix_findings(["F9"])
