@@ -349,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agent_commands(sub)
 
+    from .reports.cli import add_review_commands
+
+    add_review_commands(sub)
+
     return parser
 
 

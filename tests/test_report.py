@@ -64,7 +64,11 @@ def test_report_reexecutes_under_another_data_dir_and_home_with_secrets_scrubbed
     page = out.html.read_text()
     assert KEY not in page and "hunter2" not in page
     assert (out.html.parent / STATIC_DIR_NAME / "embed-amd.js").is_file()
-    assert 'src="_chatml_static/require.js"' in page and "cdn.jsdelivr" not in page and "mathjax" not in page.lower()
+    assert (
+        'src="_chatml_static/require.js"' in page
+        and "cdn.jsdelivr" not in page
+        and "mathjax" not in page.lower()
+    )
     for fragment in ("Session report: shared", "write fizzbuzz", "Review #1: Quick review",
                      "fizzbuzz(0) and negatives return FizzBuzz", 'class="chatml-finding"', "Review scorecard",
                      "diff --nbdime a/analysis.ipynb", "## modified /cells/0/source",

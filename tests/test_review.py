@@ -75,8 +75,13 @@ def test_a_scripted_review_files_two_findings_shown_in_the_chat_and_fixed_by_the
     assert "fizzbuzz(0) and negatives return FizzBuzz" in page and "Move the test out of the module" in page
     panel = ChatPanel(session, autostart=False)
     try:
+        assert [label for label, _ in panel.bar.tabs.options] == ["\N{HAMMER AND WRENCH} Task",
+                                                                   "\N{LEFT-POINTING MAGNIFYING GLASS} Review #1: Quick review"]  # fmt: skip
         shown = "".join(child.value for child in panel.transcript.children)
-        assert shown.count('class="chatml-finding"') == 2
+        assert "chatml-finding" not in shown and "write fizzbuzz" in shown, "the task tab first"
+        panel.bar.tabs.value = review.id  # a click on the review's tab
+        shown = "".join(child.value for child in panel.transcript.children)
+        assert shown.count('class="chatml-finding"') == 2 and "write fizzbuzz" not in shown
     finally:
         panel.close()
     # The review ran on its own: the task conversation has none of it.
@@ -158,8 +163,12 @@ def test_several_conversations_each_with_its_own_log(agent_cm: ChatML, repo: Pat
     session.send("to the chat", conversation=chat)
     session.send("to the task")
     assert session.wait(timeout=60) == "idle"
-    chat_texts = [e.data["text"] for e in session.events(conversation=chat) if e.type is EventType.USER_MESSAGE]
-    task_texts = [e.data["text"] for e in session.events(conversation="task") if e.type is EventType.USER_MESSAGE]
+    chat_texts = [
+        e.data["text"] for e in session.events(conversation=chat) if e.type is EventType.USER_MESSAGE
+    ]
+    task_texts = [
+        e.data["text"] for e in session.events(conversation="task") if e.type is EventType.USER_MESSAGE
+    ]
     assert chat_texts == ["to the chat"] and task_texts == ["to the task"]
     assert session.conversation("Chat #1").id == chat.id == session.conversation(chat.id[:8]).id
     assert session.conversation("chat").title == "Chat #2", "a kind names the newest of that kind"
@@ -184,15 +193,24 @@ def test_review_tools_validate_their_input(cm: ChatML, repo: Path) -> None:
         outcome = tools.run("add_review_comment", bad)
         assert not outcome.ok and reason in outcome.output
     assert not tools.run("resolve_review_comment", {"id": "F7", "resolution": "fixed"}).ok
-    assert "resolution must be" in tools.run("resolve_review_comment", {"id": "F1", "resolution": "done"}).output
-    assert not tools.run("submit_review_scorecard", {"scores": [{"dimension": "x", "score": 11}], "summary": "s"}).ok
+    assert (
+        "resolution must be" in tools.run("resolve_review_comment", {"id": "F1", "resolution": "done"}).output
+    )
+    assert not tools.run(
+        "submit_review_scorecard", {"scores": [{"dimension": "x", "score": 11}], "summary": "s"}
+    ).ok
     assert not tools.run("submit_review_scorecard", {"scores": [], "summary": "s"}).ok
     assert tools.run("get_review_comment_stats", {}).output.startswith("1 review comment: 1 open")
     assert tools.run("resolve_review_comment", {"id": "f1", "resolution": "fixed"}).ok
     assert "F1 [error] a.py:3 T (fixed)" in tools.run("list_review_comments", {}).output
     # Numbers are per session.
     other = cm.new_session(repo, name="other")
-    assert cm.store.add_finding(other.id, None, "b.py", 1, "t", "c", cm.store.findings(session.id)[0].severity).id == "F1"
+    assert (
+        cm.store.add_finding(
+            other.id, None, "b.py", 1, "t", "c", cm.store.findings(session.id)[0].severity
+        ).id
+        == "F1"
+    )
 
 
 def _notebook(cells: list[str]) -> str:
@@ -203,7 +221,9 @@ def _notebook(cells: list[str]) -> str:
     return str(nbformat.writes(node))
 
 
-def test_get_workspace_diff_shows_notebooks_cell_by_cell_with_uncommitted_work(cm: ChatML, repo: Path) -> None:
+def test_get_workspace_diff_shows_notebooks_cell_by_cell_with_uncommitted_work(
+    cm: ChatML, repo: Path
+) -> None:
     from chatml_lab.agents.review_tools import ReviewTools
 
     (repo / "analysis.ipynb").write_text(_notebook(["import math", "x = 1\nprint(x)"]))
@@ -245,7 +265,9 @@ def test_run_notebook_returns_the_error_and_traceback_to_the_agent(
             [{"type": "text", "text": "cell 2 divides by zero"}],
         ],
     )
-    session = agent_cm.new_session(repo, name="runnb", agent=f"scripted:{script}", permission_mode="accept_edits")
+    session = agent_cm.new_session(
+        repo, name="runnb", agent=f"scripted:{script}", permission_mode="accept_edits"
+    )
     session.send("run the notebook")
     assert session.wait(timeout=60) == "waiting", "RunNotebook runs code: it is approved like Bash"
     [request] = session.pending_approvals()
@@ -278,7 +300,9 @@ def test_run_notebook_is_time_bounded_and_confined(cm: ChatML, repo: Path) -> No
     (wt / "slow.ipynb").write_text(_notebook(["print('started')", "import time\ntime.sleep(60)"]))
     tool = NotebookTool(ToolRunner(wt, Path(git(wt, "rev-parse", "--git-common-dir").strip()).resolve()))
     outcome = tool.run({"path": "slow.ipynb", "timeout": 4})
-    assert not outcome.ok and "timed out after 4 s in cell 2: 1 of 2 code cells had finished" in outcome.output
+    assert (
+        not outcome.ok and "timed out after 4 s in cell 2: 1 of 2 code cells had finished" in outcome.output
+    )
     assert "started" in outcome.output
     for bad, reason in (
         ({"path": "../x.ipynb"}, "'..' is not allowed"),

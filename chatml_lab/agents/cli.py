@@ -61,13 +61,15 @@ def event_line(event: Event) -> str | None:
 
 def cmd_send(cm: Any, args: argparse.Namespace) -> int:
     session = cm.session(args.name)
+    conversation = getattr(args, "conversation", None)
     last = max((e.seq for e in session.events()), default=0)
-    session.send(args.text)
+    session.send(args.text, conversation=conversation)
     if not args.wait:
-        print(f"sent to {session.name}; follow with `chatml log {session.name} --follow`")
+        where = f" --conversation {conversation!r}" if conversation else ""
+        print(f"sent to {session.name}; follow with `chatml log {session.name}{where} --follow`")
         return 0
     state = session.wait(timeout=args.timeout)
-    for event in session.events(after=last):
+    for event in session.events(after=last, conversation=conversation):
         line = event_line(event)
         if line:
             print(line)
@@ -77,10 +79,15 @@ def cmd_send(cm: Any, args: argparse.Namespace) -> int:
 
 def cmd_log(cm: Any, args: argparse.Namespace) -> int:
     session = cm.session(args.name)
+    conversation = getattr(args, "conversation", None)
+    watched = session.conversation(conversation) if conversation else None
     last = args.after
     streaming = False
     while True:
-        for event in session.events(after=last):
+        # Several conversations in one log: lines of all but the task one say where they belong.
+        convs = session.conversations()
+        labels = {c.id: f"[{c.title}] " for c in convs if c.kind.value != "task"} if watched is None else {}
+        for event in session.events(after=last, conversation=watched):
             last = event.seq
             if args.follow and event.type is EventType.ASSISTANT_DELTA:
                 print(event.data["text"], end="", flush=True)
@@ -92,8 +99,9 @@ def cmd_log(cm: Any, args: argparse.Namespace) -> int:
                 continue
             line = event_line(event)
             if line:
-                print(line, flush=True)
-        if not args.follow or (session.agent_state in ("idle", "stopped", "crashed") and not args.forever):
+                print(labels.get(event.conversation_id, "") + line, flush=True)
+        state = cm.agents.state(watched.id).value if watched is not None else session.agent_state
+        if not args.follow or (state in ("idle", "stopped", "crashed") and not args.forever):
             return 0
         time.sleep(0.1)
 
@@ -125,6 +133,7 @@ def add_agent_commands(sub: Any) -> None:
     send.add_argument("text")
     send.add_argument("--wait", action="store_true", help="wait for the turn and print it")
     send.add_argument("--timeout", type=float, default=None)
+    send.add_argument("--conversation", "-c", help="id, title or kind (default: the task conversation)")
     send.set_defaults(func=cmd_send)
 
     log = sub.add_parser("log", help="print a session's event log")
@@ -132,6 +141,7 @@ def add_agent_commands(sub: Any) -> None:
     log.add_argument("--follow", "-f", action="store_true", help="keep printing while the agent works")
     log.add_argument("--forever", action="store_true", help="with --follow, do not stop when idle")
     log.add_argument("--after", type=int, default=0, help="only events after this sequence number")
+    log.add_argument("--conversation", "-c", help="only this conversation (id, title or kind)")
     log.set_defaults(func=cmd_log)
 
     for verb in ("approve", "deny"):

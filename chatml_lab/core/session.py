@@ -158,6 +158,10 @@ class Session:
 
         return review.conversation(self._manager, self.id, key)
 
+    def conversation_state(self, key: Conversation | str | None = None) -> str:
+        """``idle|running|waiting|stopped|crashed`` of one conversation (a dead runner shows crashed)."""
+        return self._manager.agents.state(self.conversation(key).id).value
+
     def new_conversation(self, kind: str = "chat", title: str | None = None) -> Conversation:
         """Add a ``chat`` (or ``review``) conversation with an agent of its own."""
         from . import review

@@ -129,13 +129,17 @@ class SessionRow:
         self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
         self.archive = widgets.Button(description="Archive", layout=small)
         self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
-        self.actions = widgets.HBox([self.sync, self.archive, self.chat])
+        self.review = widgets.Button(
+            description="Review", tooltip="start a quick read-only review", layout=small
+        )
+        self.actions = widgets.HBox([self.sync, self.archive, self.chat, self.review])
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
         self.status.observe(self._on_status, "value")
         self.sync.on_click(lambda _: dashboard.sync(self.id))
         self.archive.on_click(lambda _: self._on_archive())
         self.chat.on_click(lambda _: dashboard.open_chat(self.id))
+        self.review.on_click(lambda _: dashboard.review(self.id))
 
     @property
     def cells(self) -> list[widgets.Widget]:
@@ -174,6 +178,7 @@ class SessionRow:
             self.archive.description = "Restore" if archived else "Archive"
             self.sync.disabled = archived
             self.chat.disabled = False
+            self.review.disabled = archived
             self.priority.disabled = self.status.disabled = False
         finally:
             self._updating = False
@@ -499,7 +504,17 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
 
         self._run(action)
 
-    def open_chat(self, session_id: str) -> ChatPanel:
+    def review(self, session_id: str, kind: str = "quick") -> None:
+        """Start a review of a session and open its chat on the review's tab."""
+
+        def action() -> str:
+            conv = self.manager.session(session_id).review(kind)
+            self.open_chat(session_id, conversation=conv.id)
+            return f"started {conv.title}"
+
+        self._run(action)
+
+    def open_chat(self, session_id: str, conversation: str | None = None) -> ChatPanel:
         """Show the chat panel of a session below the table (replacing the open one)."""
         with self._lock:
             if self.chat is not None:
@@ -508,6 +523,7 @@ class Dashboard(widgets.VBox):  # type: ignore[misc]
                 self.manager.session(session_id),
                 refresh_interval=self._refresh_interval,
                 autostart=self._poller is not None,
+                conversation=conversation,
             )
             self.chat_area.children = (self.chat,)
             return self.chat
