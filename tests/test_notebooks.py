@@ -47,6 +47,16 @@ EXPECTED = {
         "would lose",
         "gc would delete",
     ],
+    "04-review.ipynb": [
+        "agent state: idle",
+        "## modified /cells/1/source:",
+        "Review #1: Quick review -> idle",
+        "fizzbuzz(0) and negatives return FizzBuzz",
+        "correctness",
+        "### F1 [warning] fizzbuzz.py:6",
+        "Resolve F1: fixed",
+        "report HTML",
+    ],
 }
 
 

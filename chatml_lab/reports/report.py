@@ -106,6 +106,11 @@ def collect(session: Session) -> dict[str, Any]:
     return scrubbed
 
 
+def _when(iso: str | None) -> str:
+    """``2026-05-11 14:02 UTC`` from an ISO timestamp."""
+    return "" if not iso else datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def encode(data: dict[str, Any]) -> str:
     """Report data as compact ASCII (zlib + base64) for a notebook cell."""
     raw = json.dumps(data, separators=(",", ":"), default=str).encode()
@@ -148,12 +153,12 @@ class Report:
             ("archived", "yes" if s["archived"] else "no"), ("agent", s["agent"] or "default"),
             ("model", s["model"] or "default"), ("pull request", pr_text),
             ("cost", f"{usd} ({cost['input_tokens']} in / {cost['output_tokens']} out tokens)"),
-            ("created", s["created_at"]), ("updated", s["updated_at"]),
-            ("report generated", self.data["generated_at"]),
+            ("created", _when(s["created_at"])), ("updated", _when(s["updated_at"])),
+            ("report generated", _when(self.data["generated_at"])),
         ]  # fmt: skip
         cells = "".join(
             f'<tr><th style="text-align:left;padding:2px 12px 2px 0;color:#546e7a">{html.escape(k)}</th>'
-            f"<td>{html.escape(str(v))}</td></tr>"
+            f'<td style="text-align:left">{html.escape(str(v))}</td></tr>'
             for k, v in rows
         )
         return f'<table style="font-family:sans-serif;font-size:13px">{cells}</table>'

@@ -16,16 +16,11 @@ import ipywidgets as widgets
 from ..core.review_prompts import KINDS
 from ..models import Conversation
 
-_ICONS = {
-    "task": "\N{HAMMER AND WRENCH}",
-    "review": "\N{LEFT-POINTING MAGNIFYING GLASS}",
-    "chat": "\N{SPEECH BALLOON}",
-}
-
 
 def tab_label(conv: Conversation) -> str:
-    """``Task``, ``Review #1: Quick review``... with a small icon for the kind."""
-    return f"{_ICONS.get(conv.kind.value, '')} {conv.title}".strip()
+    """``Task``, ``Review #1: Quick review``, ``Chat #1``: the title. No emoji: exported HTML and
+    headless browsers often lack the font, and the tab would show a box."""
+    return conv.title
 
 
 class ConversationBar(widgets.HBox):  # type: ignore[misc]
