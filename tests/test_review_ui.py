@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.testing.globalipapp import get_ipython
+from IPython.testing import globalipapp
 
 from chatml_lab.cli import main
 from chatml_lab.core.manager import ChatML
@@ -15,7 +15,7 @@ from chatml_lab.events import EventType
 from chatml_lab.widgets.chat import ChatPanel
 from chatml_lab.widgets.dashboard import Dashboard
 
-from .agent_fixtures import agent_cm, wait_for, write_script
+from .agent_fixtures import agent_cm, kill_runners, wait_for, write_script
 from .test_review import TASK_TURNS
 
 __all__ = ["agent_cm"]
@@ -80,14 +80,19 @@ def test_cli_review_findings_log_fix_resolve_and_report(
 
 @pytest.fixture
 def ip(agent_cm: ChatML) -> Iterator[Any]:
-    shell = get_ipython()
+    """The test IPython shell with the extension loaded, on the test's data dir."""
+    shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "chatml_lab")
+    magics = shell.magics_manager.registry["ChatMLMagics"]
+    magics.settings.data_dir = str(agent_cm.data_dir)
+    magics.settings.runner_idle_timeout = 3.0
     try:
         yield shell
     finally:
-        magics = shell.magics_manager.registry.get("ChatMLMagics")
-        if magics is not None:
-            magics.close()
+        if magics._manager is not None:
+            kill_runners(magics._manager)
+        magics.close()
+        magics.settings.data_dir = None
 
 
 def test_magics_review_and_findings(ip: Any, written: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -69,6 +69,12 @@ def summary(tool: str, tool_input: dict[str, Any]) -> str | None:
         return tool
     if tool == "RunNotebook":
         return f"RunNotebook {tool_input.get('path', '')}"
+    path = str(tool_input.get("file_path", ""))
+    if tool == "Write" and path.endswith(".ipynb"):
+        parsed = nbdiff.parse(str(tool_input.get("content", "")))
+        if parsed is not None:
+            cells = len(parsed.get("cells", []))
+            return f"Write {path} ({cells} cell{'s' if cells != 1 else ''})"
     return None
 
 
