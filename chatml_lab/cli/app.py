@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deny": ("agents", "deny a pending tool request"),
     "stop": ("agents", "stop the agent"),
     "interrupt": ("agents", "interrupt the current turn"),
+    "review": ("review", "start a read-only review conversation of a session"),
+    "findings": ("review", "a session's review findings"),
+    "fix": ("review", "send open findings to the task conversation as one message"),
+    "resolve": ("review", "mark a finding fixed or ignored by hand (open reopens it)"),
+    "report": ("review", "write a report notebook (data embedded) and its offline HTML"),
 }
 
 

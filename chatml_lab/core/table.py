@@ -1,8 +1,9 @@
-"""``ChatML.table()``'s way to the DataFrame, which the reports layer builds (pandas stays out of the core).
+"""The core's way to DataFrames, which the reports layer builds (pandas stays out of the core).
 
-The core hands out plain rows (``ChatML.rows()``); turning them into a DataFrame is presentation,
-done by :mod:`chatml_lab.reports.table`. ``ChatML.table()`` stays on the facade for users, so this
-one function reaches up a layer, lazily: importing the core never imports pandas or the reports.
+The core hands out plain rows (``ChatML.rows()``, review finding rows); turning them into a
+DataFrame is presentation, done by :mod:`chatml_lab.reports`. ``ChatML.table()`` and
+``Session.findings()`` stay on the facade for users, so these functions reach up a layer, lazily:
+importing the core never imports pandas or the reports.
 """
 
 from __future__ import annotations
@@ -20,3 +21,11 @@ def session_table(manager: ChatML, include_archived: bool = False) -> pandas.Dat
     from ..reports.table import session_table as build
 
     return build(manager, include_archived=include_archived)
+
+
+def findings_table(manager: ChatML, session_id: str, status: str | None = None) -> pandas.DataFrame:
+    """A session's review findings as a DataFrame (see :func:`chatml_lab.reports.findings.findings_frame`)."""
+    from ..reports.findings import findings_frame
+    from .review import finding_rows
+
+    return findings_frame(finding_rows(manager, session_id, status))

@@ -25,6 +25,7 @@ from ..models import (
     TaskStatus,
     Workspace,
 )
+from .findings import FindingRows
 from .inbox import InboxRows
 from .leases import LeaseRows
 
@@ -115,10 +116,11 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-class Store(LeaseRows, InboxRows):
+class Store(LeaseRows, InboxRows, FindingRows):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
-    The inbox and lease rows live in their own modules (:mod:`.inbox`, :mod:`.leases`).
+    The inbox, lease and review-finding rows live in their own modules (:mod:`.inbox`,
+    :mod:`.leases`, :mod:`.findings`).
     """
 
     # -- workspaces -----------------------------------------------------------------------------
@@ -244,10 +246,21 @@ class Store(LeaseRows, InboxRows):
         )
         return conv_id
 
-    def add_conversation(self, session_id: str, kind: ConversationKind, title: str) -> str:
-        """Add a conversation in its own transaction; return its id."""
+    def add_conversation(
+        self, session_id: str, kind: ConversationKind, title: str, options: dict[str, Any] | None = None
+    ) -> str:
+        """Add a conversation (with its own agent ``options``, if any) in one transaction; return its id."""
         with self._transaction() as conn:
-            return self.insert_conversation(conn, session_id, kind, title)
+            conv_id = self.insert_conversation(conn, session_id, kind, title)
+            if options:
+                conn.execute(
+                    "UPDATE conversations SET options = ? WHERE id = ?", (json.dumps(options), conv_id)
+                )
+            return conv_id
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Remove a conversation and, by cascade, its events and inbox (a review that failed to start)."""
+        self.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     def conversations(self, session_id: str) -> list[Conversation]:
         """A session's conversations, oldest first."""

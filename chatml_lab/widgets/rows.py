@@ -104,6 +104,9 @@ class RowActions(Protocol):
     def open_chat(self, session_id: str) -> object:
         """Show the chat of a session."""
 
+    def review(self, session_id: str) -> None:
+        """Start a quick review of a session and show it."""
+
 
 def _cell(value: str) -> widgets.HTML:
     return widgets.HTML(value, layout=widgets.Layout(margin="0", overflow="hidden"))
@@ -137,13 +140,17 @@ class SessionRow:
         self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=small)
         self.archive = widgets.Button(description="Archive", layout=small)
         self.chat = widgets.Button(description="Chat", button_style="info", layout=small)
-        self.actions = widgets.HBox([self.sync, self.archive, self.chat])
+        self.review = widgets.Button(
+            description="Review", tooltip="start a quick read-only review", layout=small
+        )
+        self.actions = widgets.HBox([self.sync, self.archive, self.chat, self.review])
         self.pin.observe(self._on_pin, "value")
         self.priority.observe(self._on_priority, "value")
         self.status.observe(self._on_status, "value")
         self.sync.on_click(lambda _: dashboard.sync(self.id))
         self.archive.on_click(lambda _: self._on_archive())
         self.chat.on_click(lambda _: dashboard.open_chat(self.id))
+        self.review.on_click(lambda _: dashboard.review(self.id))
 
     @property
     def cells(self) -> list[widgets.Widget]:
@@ -182,6 +189,7 @@ class SessionRow:
             self.archive.description = "Restore" if archived else "Archive"
             self.sync.disabled = archived
             self.chat.disabled = False
+            self.review.disabled = archived
             self.priority.disabled = self.status.disabled = False
         finally:
             self._updating = False
