@@ -8,15 +8,19 @@ from typing import Any
 
 import pytest
 
+from chatml_lab.agents.sandbox import sandbox_available, sandbox_problem
 from chatml_lab.core.manager import ChatML
 from chatml_lab.core.review import default_review_script, review_model, set_review_model
 from chatml_lab.core.session import Session
 from chatml_lab.errors import InvalidArgumentError, SessionError
-from chatml_lab.events import EventType
+from chatml_lab.events import Event, EventType
 from chatml_lab.models import Conversation, ConversationKind, FindingStatus
+from chatml_lab.render.blocks import fold
 from chatml_lab.render.html import render_events
 from chatml_lab.render.text import render_text
+from chatml_lab.render.tool_calls import tool_summary
 from chatml_lab.widgets.chat import ChatPanel
+from chatml_lab.widgets.notebook_view import notebook_write_view
 
 from .agent_fixtures import agent_cm, write_script
 from .conftest import git
@@ -314,3 +318,56 @@ def test_run_notebook_is_time_bounded_and_confined(cm: ChatML, repo: Path) -> No
     ):
         result = tool.run(bad)
         assert not result.ok and reason in result.output
+
+
+@pytest.mark.skipif(not sandbox_available(), reason=f"no sandbox here: {sandbox_problem()}")
+def test_run_notebook_runs_inside_the_bash_sandbox(
+    cm: ChatML, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatml_lab.agents.notebook_tool import NotebookTool
+    from chatml_lab.agents.tools import ToolRunner
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-not-for-the-notebook")
+    session = cm.new_session(repo, name="boxed")
+    wt = session.worktree
+    outside = repo / "escaped.txt"
+    (wt / "box.ipynb").write_text(
+        _notebook(
+            [
+                "import os\nprint('key:', os.environ.get('ANTHROPIC_API_KEY'))",
+                f"open({str(outside)!r}, 'w').write('out of the worktree')",
+            ]
+        )
+    )
+    common = Path(git(wt, "rev-parse", "--git-common-dir").strip()).resolve()
+    runner = ToolRunner(wt, common, branch=session.branch)
+    assert runner.is_sandboxed()
+    outcome = NotebookTool(runner).run({"path": "box.ipynb", "timeout": 60})
+    assert not outcome.ok and "cell 2 raised" in outcome.output, outcome.output
+    assert "key: None" in outcome.output, "the kernel gets Bash's credential-free environment"
+    assert not outside.exists(), "the kernel may write only in the worktree"
+    (wt / "box.ipynb").write_text(_notebook(["open('inside.txt', 'w').write('in the worktree')"]))
+    assert NotebookTool(runner).run({"path": "box.ipynb", "timeout": 60}).ok
+    assert (wt / "inside.txt").read_text() == "in the worktree"
+
+
+def test_a_notebook_write_shows_as_cells_where_a_view_is_given() -> None:
+    content = _notebook(["import math", "x = math.pi"])
+    call = {"file_path": "a.ipynb", "content": content}
+    events = [
+        Event(1, "c", EventType.TOOL_START, {"id": "t1", "tool": "Write", "input": call}, 0.0),
+        Event(2, "c", EventType.TOOL_END, {"id": "t1", "ok": True, "output": "wrote a.ipynb"}, 0.0),
+    ]
+    viewed = render_events(events, notebook_write_view)
+    assert 'class="chatml-nbdiff"' in viewed and "## inserted before /cells/0:" in viewed
+    assert "x = math.pi" in viewed and "&quot;cell_type&quot;" not in viewed
+    plain = render_events(events)
+    assert "chatml-nbdiff" not in plain and "&quot;cell_type&quot;" in plain, "without it: the JSON text"
+    assert tool_summary("Write", call) == "Write a.ipynb (2 cells)"
+    text = {"file_path": "a.py", "content": "x = 1\n"}
+    assert (
+        notebook_write_view(
+            fold([Event(1, "c", EventType.TOOL_START, {"id": "t", "tool": "Write", "input": text}, 0.0)])[0]
+        )
+        is None
+    )
