@@ -322,3 +322,64 @@ class PullRequestLink:
     url: str
     created: bool
     message: str
+
+
+# -- review findings (issue 10) ------------------------------------------------------------------
+
+
+class Severity(_Choice):
+    """How bad a review finding is (ChatML's four levels)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    SUGGESTION = "suggestion"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: 0 for error … 3 for info."""
+        return list(Severity).index(self)
+
+
+class FindingStatus(_Choice):
+    """A finding is ``open`` until resolved as ``fixed`` or ``ignored``."""
+
+    OPEN = "open"
+    FIXED = "fixed"
+    IGNORED = "ignored"
+
+    @classmethod
+    def _label(cls) -> str:
+        return "finding status"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One review comment on a line of the session's diff. ``id`` is ``F<number>``, per session."""
+
+    id: str
+    session_id: str
+    conversation_id: str | None
+    file_path: str
+    line_number: int | None
+    title: str
+    content: str
+    severity: Severity
+    status: FindingStatus
+    source: str
+    created_at: float
+    resolved_at: float | None = None
+    resolution_note: str | None = None
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """A review's scores (0-10 per dimension) and summary."""
+
+    id: int
+    session_id: str
+    conversation_id: str | None
+    review_kind: str
+    scores: list[dict[str, Any]]
+    summary: str
+    created_at: float

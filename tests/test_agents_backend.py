@@ -205,7 +205,16 @@ def test_requests_carry_tools_system_rules_and_cache_breakpoints(
         body = server.requests[0]
     assert result.model == "scripted" and result.cost_usd == 0.0
     assert body["model"] == "claude-haiku-4-5" and body["stream"] is True
-    assert [t["name"] for t in body["tools"]] == ["Read", "Write", "Edit", "Glob", "Grep", "Bash"]
+    # Claude Code's six, then RunNotebook (a task conversation's extra tool, agents/toolset.py).
+    assert [t["name"] for t in body["tools"]] == [
+        "Read",
+        "Write",
+        "Edit",
+        "Glob",
+        "Grep",
+        "Bash",
+        "RunNotebook",
+    ]
     system = body["system"][0]
     assert system["cache_control"] == {"type": "ephemeral"}
     for rule in ("git stash", "force-push", "reset --hard", "chatml/s1", "s1", str(h.ctx.worktree)):

@@ -18,7 +18,8 @@ import pytest
 from chatml_lab.core.manager import ChatML
 from chatml_lab.demo import quickstart_notebook
 from chatml_lab.events import EventType
-from chatml_lab.reports.notebook import execute, write_report
+from chatml_lab.reports.notebook import execute
+from chatml_lab.reports.report import write_report
 
 from .agent_fixtures import kill_runners
 
@@ -46,6 +47,16 @@ EXPECTED = {
         "restored feature",
         "would lose",
         "gc would delete",
+    ],
+    "04-review.ipynb": [
+        "agent state: idle",
+        "## modified /cells/1/source:",
+        "Review #1: Quick review -> idle",
+        "fizzbuzz(0) and negatives return FizzBuzz",
+        "correctness",
+        "### F1 [warning] fizzbuzz.py:6",
+        "Resolve F1: fixed",
+        "report HTML",
     ],
 }
 

@@ -31,7 +31,8 @@ from . import pricing
 from .backend import AgentContext, Backend, TurnResult
 from .sandbox import describe
 from .scripted_server import ScriptedServer, default_script_path
-from .tools import EDIT_TOOLS, EXEC_TOOLS, TOOL_DEFINITIONS, ToolOutcome, ToolRunner
+from .tools import EDIT_TOOLS, EXEC_TOOLS, ToolOutcome, ToolRunner
+from .toolset import APPROVED_LIKE_BASH, Toolset
 
 # Not claude-sonnet-4-5: the SDK warns it is deprecated (end of life 2026-11-30). Not 5.5 either:
 # it returns the text between tool calls as thinking blocks that are empty unless asked for, so
@@ -123,6 +124,7 @@ class AnthropicBackend(Backend):
         )
         if not self.tools.is_sandboxed():
             ctx.emit(EventType.NOTICE, {"message": describe(False, ctx.sandbox)})
+        self.toolset = Toolset(ctx, self.tools)
         self._client: anthropic.Anthropic | None = None
 
     @classmethod
@@ -189,7 +191,8 @@ class AnthropicBackend(Backend):
             ]
         if not self.tools.is_sandboxed():
             lines += ["", "Bash is not sandboxed here: be especially careful to stay inside the worktree."]
-        return "\n".join(lines)
+        extra = self.toolset.system_prompt()
+        return "\n".join([*lines, "", extra] if extra else lines)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -268,7 +271,10 @@ class AnthropicBackend(Backend):
             outcome = ToolOutcome(False, refusal)
         else:
             try:
-                outcome = self.tools.run(name, tool_input, self.ctx.cancelled)
+                if self.toolset.handles(name):
+                    outcome = self.toolset.run(name, tool_input, self.ctx.cancelled)
+                else:
+                    outcome = self.tools.run(name, tool_input, self.ctx.cancelled)
             except Exception as exc:  # a tool bug must not end the turn with an unanswered tool_use
                 outcome = ToolOutcome(False, f"Error: the {name} tool failed: {type(exc).__name__}: {exc}")
         self.ctx.emit(EventType.TOOL_END, {"id": block["id"], "ok": outcome.ok, "output": outcome.output})
@@ -277,7 +283,7 @@ class AnthropicBackend(Backend):
     def _refusal(self, name: str, tool_input: dict[str, Any]) -> str | None:
         """Why this call must not run (plan mode, the user said no), or None to run it."""
         mode = self.ctx.permission_mode
-        if name not in EDIT_TOOLS | EXEC_TOOLS or mode == PermissionMode.BYPASS:
+        if name not in EDIT_TOOLS | EXEC_TOOLS | APPROVED_LIKE_BASH or mode == PermissionMode.BYPASS:
             return None
         if mode == PermissionMode.PLAN:
             return (
@@ -308,7 +314,7 @@ class AnthropicBackend(Backend):
             "model": self.model,
             "max_tokens": int(self.ctx.options.get("max_tokens", DEFAULT_MAX_TOKENS)),
             "system": [{"type": "text", "text": self.system_prompt(), "cache_control": _CACHE}],
-            "tools": TOOL_DEFINITIONS,
+            "tools": self.toolset.definitions(),
             "messages": cached,
         }
         if self.ctx.options.get("thinking"):

@@ -58,6 +58,16 @@ class AgentContext:
     bash_timeout: float = 120.0
     #: How the agent's commands are confined (network, environment allowlist).
     sandbox: SandboxPolicy = field(default_factory=SandboxPolicy)
+    #: ``task``, ``review`` or ``chat``: which extra tools the conversation gets (agents/toolset.py).
+    conversation_kind: str = "task"
+    session_id: str = ""
+    #: The store, for tools that write rows (review findings); None outside a runner.
+    store: Any = None
+    #: ``origin/<default>`` (the review diff's merge-base side) and the session's base commit.
+    upstream: str | None = None
+    base_commit: str = ""
+    #: Instructions this conversation adds to the system prompt (a review's prompt).
+    instructions: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 from ..config import Config
 from ..errors import AgentError, AgentUnavailableError
 from ..events import EventType
+from ..models import PermissionMode, Workspace
 from ..storage.store import Store
 from .backend import AgentContext, Ask, Backend, backend_class
 from .sandbox import SandboxPolicy
@@ -64,6 +65,13 @@ def git_common_dir(worktree: Path) -> Path:
     return Path(out.stdout.strip())
 
 
+def _upstream(workspace: Workspace | None) -> str | None:
+    """``origin/<default>`` (the local default branch where there is no remote)."""
+    if workspace is None:
+        return None
+    return f"{workspace.remote}/{workspace.default_branch}" if workspace.remote else workspace.default_branch
+
+
 def build_context(
     store: Store,
     conversation_id: str,
@@ -82,7 +90,9 @@ def build_context(
     workspace = store.workspace(session.workspace_id)
     if session.archived:
         raise AgentError(f"session {session.name!r} is archived: unarchive it to talk to its agent")
-    name = session.agent_backend or default_agent()
+    # A conversation may carry its own agent options (a review: plan mode, the review model).
+    own = store.conversation_options(conversation_id)
+    name = own.get("agent") or session.agent_backend or default_agent()
     cls = backend_class(name)
     reason = cls.unavailable_reason()
     if reason is not None:
@@ -106,9 +116,9 @@ def build_context(
         branch=session.branch,
         worktree=session.worktree_path,
         git_common_dir=git_common_dir(session.worktree_path),
-        permission_mode=session.permission_mode,
-        model=session.model,
-        options=dict(session.agent_options),
+        permission_mode=PermissionMode.parse(own.get("permission_mode") or session.permission_mode),
+        model=own.get("model") or session.model,
+        options={**session.agent_options, **own.get("agent_options", {})},
         env=env,
         emit=emit,
         ask=ask,
@@ -117,8 +127,14 @@ def build_context(
         save_state=save_state,
         history=store.events([conversation_id]),
         sandbox=SandboxPolicy.from_config(config or Config()),
+        conversation_kind=conversation.kind.value,
+        session_id=session.id,
+        store=store,
+        upstream=_upstream(workspace),
+        base_commit=session.base_commit,
+        instructions=str(own.get("instructions") or ""),
     )
-    if not session.agent_backend:
+    if not session.agent_backend and not own.get("agent"):
         store.update_session(session.id, agent_backend=name)
         emit(EventType.NOTICE, {"message": f"using agent {name!r}"})
     return ctx, cls

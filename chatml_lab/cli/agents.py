@@ -14,15 +14,20 @@ if TYPE_CHECKING:
 
 
 def cmd_send(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml send NAME TEXT [--wait]``: a message to the agent (``--wait`` prints the turn)."""
+    """``chatml send NAME TEXT [--conversation C] [--wait]``: a message to an agent (``--wait`` prints the turn)."""
     session = cm.session(args.name)
+    conversation = args.conversation
     last = max((e.seq for e in session.events()), default=0)
-    session.send(args.text)
+    session.send(args.text, conversation=conversation)
     if not args.wait:
-        print(f"sent to {session.name}; follow with `chatml log {session.name} --follow`")
+        where = f" --conversation {conversation!r}" if conversation else ""
+        print(f"sent to {session.name}; follow with `chatml log {session.name}{where} --follow`")
         return 0
-    state = session.wait(timeout=args.timeout)
-    for event in session.events(after=last):
+    if conversation:
+        state = session.wait_conversation(conversation, timeout=args.timeout)
+    else:
+        state = session.wait(timeout=args.timeout)
+    for event in session.events(after=last, conversation=conversation):
         line = event_line(event)
         if line:
             print(line)
@@ -31,12 +36,19 @@ def cmd_send(cm: ChatML, args: argparse.Namespace) -> int:
 
 
 def cmd_log(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml log NAME [--follow]``: the event log, streamed text as it arrives when following."""
+    """``chatml log NAME [--conversation C] [--follow]``: the event log, streamed text as it arrives.
+
+    Without ``--conversation`` every conversation is shown, lines of all but the task one prefixed
+    with their conversation's title.
+    """
     session = cm.session(args.name)
+    watched = session.conversation(args.conversation) if args.conversation else None
     last = args.after
     streaming = False
     while True:
-        for event in session.events(after=last):
+        convs = session.conversations()
+        labels = {c.id: f"[{c.title}] " for c in convs if c.kind.value != "task"} if watched is None else {}
+        for event in session.events(after=last, conversation=watched):
             last = event.seq
             if args.follow and event.type is EventType.ASSISTANT_DELTA:
                 print(event.data["text"], end="", flush=True)
@@ -48,8 +60,9 @@ def cmd_log(cm: ChatML, args: argparse.Namespace) -> int:
                 continue
             line = event_line(event)
             if line:
-                print(line, flush=True)
-        if not args.follow or (session.agent_state in ("idle", "stopped", "crashed") and not args.forever):
+                print(labels.get(event.conversation_id, "") + line, flush=True)
+        state = cm.agents.state(watched.id).value if watched is not None else session.agent_state
+        if not args.follow or (state in ("idle", "stopped", "crashed") and not args.forever):
             return 0
         time.sleep(0.1)
 
@@ -84,6 +97,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             parser.add_argument("text")
             parser.add_argument("--wait", action="store_true", help="wait for the turn and print it")
             parser.add_argument("--timeout", type=float, default=None)
+            parser.add_argument(
+                "--conversation", "-c", help="id, title or kind (default: the task conversation)"
+            )
             parser.set_defaults(func=cmd_send)
         case "log":
             parser.add_argument(
@@ -91,6 +107,7 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             )
             parser.add_argument("--forever", action="store_true", help="with --follow, do not stop when idle")
             parser.add_argument("--after", type=int, default=0, help="only events after this sequence number")
+            parser.add_argument("--conversation", "-c", help="only this conversation (id, title or kind)")
             parser.set_defaults(func=cmd_log)
         case "approve" | "deny":
             parser.add_argument("request", nargs="?")

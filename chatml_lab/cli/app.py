@@ -47,6 +47,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "update": ("ship", "rebase (or merge) a session onto origin's default branch"),
     "prs": ("ship", "refresh PR status now and show it"),
     "conflicts": ("ship", "forecast conflicts between sessions and with main"),
+    "review": ("review", "start a read-only review conversation of a session"),
+    "findings": ("review", "a session's review findings"),
+    "fix": ("review", "send open findings to the task conversation as one message"),
+    "resolve": ("review", "mark a finding fixed or ignored by hand (open reopens it)"),
+    "report": ("review", "write a report notebook (data embedded) and its offline HTML"),
 }
 
 

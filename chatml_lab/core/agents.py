@@ -181,8 +181,17 @@ class AgentControl:
 
     # -- client operations ----------------------------------------------------------------------
 
-    def send(self, session_id: str, text: str, kind: ConversationKind = ConversationKind.TASK) -> None:
-        """Queue a message for the session's agent and make sure a runner serves it. Returns at once."""
+    def send(
+        self,
+        session_id: str,
+        text: str,
+        kind: ConversationKind = ConversationKind.TASK,
+        conversation_id: str | None = None,
+    ) -> None:
+        """Queue a message for one of the session's agents and make sure a runner serves it.
+
+        The conversation is ``conversation_id``, else the first of ``kind``. Returns at once.
+        """
         from ..agents.context import resolve_agent
 
         rec = self.manager.record(session_id)
@@ -192,10 +201,17 @@ class AgentControl:
             from ..errors import InvalidArgumentError
 
             raise InvalidArgumentError("the message is empty: write what the agent should do")
-        agent = resolve_agent(rec.agent_backend)
-        if agent != rec.agent_backend:
-            self.store.update_session(session_id, agent_backend=agent)
-        conv = self.conversation(session_id, kind)
+        own = self.store.conversation_options(conversation_id) if conversation_id else {}
+        if own.get("agent"):
+            resolve_agent(str(own["agent"]))  # a conversation with its own agent leaves the session's
+        else:
+            agent = resolve_agent(rec.agent_backend)
+            if agent != rec.agent_backend:
+                self.store.update_session(session_id, agent_backend=agent)
+        found = self.store.conversation(conversation_id) if conversation_id else None
+        if conversation_id and (found is None or found.session_id != session_id):
+            raise SessionError(f"conversation {conversation_id} is not one of {rec.name!r}'s")
+        conv = found or self.conversation(session_id, kind)
         self.state(conv.id)  # a crashed runner is recorded before the resume
         from ..agents.runner import redact
 

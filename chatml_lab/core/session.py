@@ -6,9 +6,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event
-from ..models import Priority, PullRequestLink, PullRequestState, SessionRecord, TaskStatus
+from ..models import (
+    Conversation,
+    Finding,
+    Priority,
+    PullRequestLink,
+    PullRequestState,
+    Scorecard,
+    SessionRecord,
+    TaskStatus,
+)
 
 if TYPE_CHECKING:
+    import pandas
+
     from .manager import ChatML
 
 
@@ -95,10 +106,11 @@ class Session:
         """Bytes the worktree takes on disk."""
         return self._manager.disk_usage(self.id)
 
-    def events(self, after: int = 0) -> list[Event]:
-        """Events of all the session's conversations with ``seq > after``, in order."""
-        convs = [c.id for c in self._manager.store.conversations(self.id)]
-        return self._manager.store.events(convs, after=after)
+    def events(self, after: int = 0, conversation: Conversation | str | None = None) -> list[Event]:
+        """Events with ``seq > after``, in order: of every conversation, or of ``conversation``."""
+        from . import review
+
+        return review.events(self._manager, self.id, after, conversation)
 
     # -- the agent ------------------------------------------------------------------------------
 
@@ -107,9 +119,14 @@ class Session:
         """``idle|running|waiting|stopped|crashed`` of the task conversation (never a stale "running")."""
         return self._manager.agent_state(self.id)
 
-    def send(self, text: str) -> Session:
-        """Queue a message for the agent; returns at once (a detached runner does the work)."""
-        self._manager.agents.send(self.id, text)
+    def send(self, text: str, conversation: Conversation | str | None = None) -> Session:
+        """Queue a message for the agent of ``conversation`` (default: the task one).
+
+        Returns at once: a detached runner does the work.
+        """
+        from . import review
+
+        review.send(self._manager, self.id, text, conversation)
         return self
 
     def wait(self, timeout: float | None = None) -> str:
@@ -185,3 +202,81 @@ class Session:
         """Undo an unfinished update: the branch tip and every uncommitted byte as before."""
         self._manager.abort_update(self.id)
         return self
+
+    # -- conversations and reviews (core/review.py) ---------------------------------------------
+
+    def conversations(self) -> list[Conversation]:
+        """The session's conversations, oldest first: the task one, then reviews and chats."""
+        from . import review
+
+        return review.conversations(self._manager, self.id)
+
+    def conversation(self, key: Conversation | str | None = None) -> Conversation:
+        """One conversation by id, title or kind (None: the task conversation)."""
+        from . import review
+
+        return review.conversation(self._manager, self.id, key)
+
+    def conversation_state(self, key: Conversation | str | None = None) -> str:
+        """``idle|running|waiting|stopped|crashed`` of one conversation (a dead runner shows crashed)."""
+        return self._manager.agents.state(self.conversation(key).id).value
+
+    def new_conversation(self, kind: str = "chat", title: str | None = None) -> Conversation:
+        """Add a ``chat`` (or ``review``) conversation with an agent of its own."""
+        from . import review
+
+        return review.new_conversation(self._manager, self.id, kind, title)
+
+    def review(
+        self, kind: str = "quick", instructions: str | None = None, model: str | None = None
+    ) -> Conversation:
+        """Start a read-only review conversation and return it.
+
+        ``kind`` is ``quick``, ``deep``, ``security``, ``performance``, ``architecture`` or
+        ``premerge``; findings land in :meth:`findings` as the reviewer files them.
+        """
+        from . import review
+
+        return review.start_review(self._manager, self.id, kind, instructions, model)
+
+    def wait_conversation(
+        self, conversation: Conversation | str | None = None, timeout: float | None = None
+    ) -> str:
+        """Block until one conversation's agent has finished its queued messages; return its state."""
+        from . import review
+
+        return review.wait_conversation(self._manager, self.id, conversation, timeout)
+
+    def findings(self, status: str | None = None) -> pandas.DataFrame:
+        """Review findings: id, file, line, severity, title, body, status, conversation, created_at.
+
+        Show it styled with ``chatml_lab.reports.findings.style_findings(session.findings())``.
+        """
+        from .table import findings_table
+
+        return findings_table(self._manager, self.id, status)
+
+    def finding_list(self, status: str | None = None) -> list[Finding]:
+        """Review findings as records."""
+        from ..models import FindingStatus
+
+        wanted = FindingStatus.parse(status) if status else None
+        return self._manager.store.findings(self.id, status=wanted)
+
+    def resolve_finding(self, finding_id: str, resolution: str = "fixed", note: str | None = None) -> Finding:
+        """Mark a finding ``fixed`` or ``ignored`` by hand (``open`` reopens it)."""
+        from . import review
+
+        return review.resolve(self._manager, self.id, finding_id, resolution, note)
+
+    def fix_findings(self, ids: list[str] | str | None = None) -> str:
+        """Send the open findings (or ``ids``) to the task conversation as one message; returns it."""
+        from . import review
+
+        return review.fix_findings(self._manager, self.id, ids)
+
+    def scorecards(self) -> list[Scorecard]:
+        """The scorecards the session's reviews submitted."""
+        from . import review
+
+        return review.scorecards(self._manager, self.id)

@@ -1,10 +1,9 @@
 """The facade's ways to DataFrames, which the reports layer builds (pandas stays out of the core).
 
-The core hands out plain rows (``ChatML.rows()``, ``ChatML.conflict_rows()``); turning them into a
-DataFrame is presentation, done by :mod:`chatml_lab.reports.table` and
-:mod:`chatml_lab.reports.conflicts`. ``ChatML.table()`` and ``ChatML.conflicts()`` stay on the
-facade for users, so these functions reach up a layer, lazily: importing the core never imports
-pandas or the reports.
+The core hands out plain rows (``ChatML.rows()``, ``ChatML.conflict_rows()``, review finding rows);
+turning them into a DataFrame is presentation, done by :mod:`chatml_lab.reports`. ``ChatML.table()``,
+``ChatML.conflicts()`` and ``Session.findings()`` stay on the facade for users, so these functions
+reach up a layer, lazily: importing the core never imports pandas or the reports.
 """
 
 from __future__ import annotations
@@ -29,3 +28,11 @@ def conflict_table(rows: list[dict[str, Any]]) -> pandas.DataFrame:
     from ..reports.conflicts import conflict_frame
 
     return conflict_frame(rows)
+
+
+def findings_table(manager: ChatML, session_id: str, status: str | None = None) -> pandas.DataFrame:
+    """A session's review findings as a DataFrame (see :func:`chatml_lab.reports.findings.findings_frame`)."""
+    from ..reports.findings import findings_frame
+    from .review import finding_rows
+
+    return findings_frame(finding_rows(manager, session_id, status))

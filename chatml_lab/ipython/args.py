@@ -156,6 +156,23 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Review:
+    """``review NAME [--kind K] [--instructions TEXT]``: start a review conversation."""
+
+    name: str
+    kind: str = "quick"
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class Findings:
+    """``findings NAME [--all]``: the review findings table (open ones unless ``--all``)."""
+
+    name: str
+    all: bool = False
+
+
+@dataclass(frozen=True)
 class Help:
     """``help [SUBCOMMAND]``."""
 
@@ -176,7 +193,7 @@ class CellChat:
 
 Command = (
     New | List | Dashboard | Chat | Send | Set | Sync | Archive | Unarchive | Delete | Approve | Deny
-    | Stop | Interrupt | Settings | Doctor | Report | Help | ship_args.ShipCommand
+    | Stop | Interrupt | Settings | Doctor | Report | Help | Review | Findings | ship_args.ShipCommand
 )  # fmt: skip
 
 
@@ -269,6 +286,15 @@ def _report_parser() -> _Parser:
     return p
 
 
+def _review_parser() -> _Parser:
+    p = _name_only("review")
+    p.add_argument(
+        "--kind", default="quick", metavar="{quick,deep,security,performance,architecture,premerge}"
+    )
+    p.add_argument("--instructions", metavar="TEXT")
+    return p
+
+
 def _send_parser() -> _Parser:
     p = _name_only("send")
     p.add_argument("text", nargs="+", metavar="TEXT")
@@ -301,6 +327,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[], _Parser]]] = {
     "settings": ("show or change settings", _settings_parser),
     "doctor": ("what is installed and configured", lambda: _simple("doctor")),
     "report": ("write an executed report notebook + HTML for a session", _report_parser),
+    "review": ("start a read-only review conversation (findings land in %chatml findings)", _review_parser),
+    "findings": ("the review findings of a session (--all: resolved too)", lambda: _simple("findings", ("--all",), "name")),
     "help": ("this help (help SUBCOMMAND for its usage)", lambda: _simple("help")),
 }  # fmt: skip
 SUBCOMMANDS.update(ship_args._parsers(_parser))  # push, pr, merge, update, prs, conflicts (issue 9)
@@ -406,6 +434,8 @@ def _build(sub: str, ns: argparse.Namespace, parser: _Parser) -> Command:
         "settings": lambda: Settings(ns.workspaces_dir, ns.branch_prefix),
         "doctor": Doctor,
         "report": lambda: Report(ns.name, ns.out),
+        "review": lambda: Review(ns.name, ns.kind, ns.instructions),
+        "findings": lambda: Findings(ns.name, ns.all),
     }
     return simple[sub]()
 

@@ -56,7 +56,8 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
             a.Send: self._send, a.Set: self._set, a.Sync: self._sync, a.Archive: self._archive,
             a.Unarchive: self._unarchive, a.Delete: self._delete, a.Approve: self._approve, a.Deny: self._deny,
             a.Stop: self._stop, a.Interrupt: self._interrupt, a.Settings: self._settings, a.Doctor: self._doctor,
-            a.Report: self._report, a.Help: self._help, **ship_handlers(self),
+            a.Report: self._report, a.Help: self._help, a.Review: self._review, a.Findings: self._findings,
+            **ship_handlers(self),
         }  # fmt: skip
 
     # -- the magic ------------------------------------------------------------------------------
@@ -252,10 +253,29 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
         _say(format_checks(run_checks(self.manager)))
 
     def _report(self, cmd: a.Report) -> None:
-        from ..reports.notebook import write_report
+        from ..reports.report import write_report
 
         report = write_report(self._session(cmd.name), out_dir=cmd.out)
         _say(f"report notebook {report.notebook}\nreport HTML     {report.html}")
+
+    def _review(self, cmd: a.Review) -> Any:
+        session = self._session(cmd.name)
+        conv = session.review(cmd.kind, instructions=cmd.instructions)
+        _say(f"started {conv.title} of {session.name}: the reviewer works in the background;"
+             f" see %chatml chat {session.name} and %chatml findings {session.name}")  # fmt: skip
+        return conv
+
+    def _findings(self, cmd: a.Findings) -> Any:
+        from ..reports.findings import style_findings
+
+        session = self._session(cmd.name)
+        frame = session.findings(None if cmd.all else "open")
+        if frame.empty:
+            _say(
+                f"no {'' if cmd.all else 'open '}findings for {session.name} (start a review: %chatml review {session.name})"
+            )
+            return None
+        return style_findings(frame, caption=f"Review findings of {session.name}")
 
     def _help(self, cmd: a.Help) -> None:
         from .args import usage

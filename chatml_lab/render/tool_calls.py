@@ -6,6 +6,8 @@ import difflib
 import json
 from typing import Any
 
+from . import review
+
 
 def one_line(value: object, limit: int = 80) -> str:
     """``value`` (text, or anything JSON can show) on one line of at most ``limit`` characters."""
@@ -16,6 +18,9 @@ def one_line(value: object, limit: int = 80) -> str:
 
 def tool_summary(tool: str, tool_input: dict[str, Any]) -> str:
     """One line saying what a tool call does (``Edit app.py (+2 -1)``, ``Bash: pytest -q``)."""
+    special = review.summary(tool, tool_input)  # review tools, RunNotebook, a notebook Write
+    if special is not None:
+        return special
     path = str(tool_input.get("file_path") or tool_input.get("path") or "")
     if tool in ("Edit", "MultiEdit"):
         added, removed = _diff_counts(edit_diff(tool_input))

@@ -1,9 +1,8 @@
 """Notebooks as shareable reports: build with nbformat, execute with nbclient, export HTML with nbconvert.
 
-:func:`write_report` makes a session report (what was asked, what the agent did, the commits and
-the diff, the session's row of the table), runs it in a fresh kernel so the outputs are real, and
-writes ``<name>-report.ipynb`` and ``.html`` side by side. :func:`execute` runs any notebook the
-same way (the demo uses it for the quickstart), keeping widget state in the executed copy.
+:func:`execute` runs a notebook in a fresh kernel so the outputs are real and writes the executed
+``.ipynb`` and its offline ``.html`` side by side, keeping widget state in the executed copy. The
+session report (:func:`chatml_lab.reports.report.write_report`) and the demo's quickstart use it.
 """
 
 from __future__ import annotations
@@ -12,13 +11,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ChatMLError
-from ..render.badges import label
-
-if TYPE_CHECKING:
-    from ..core.session import Session
+from .offline import export_html
 
 
 @dataclass(frozen=True)
@@ -27,76 +23,6 @@ class NotebookOutput:
 
     notebook: Path
     html: Path
-
-
-def build_report(session: Session) -> Any:
-    """The report notebook of ``session`` (not executed)."""
-    import nbformat.v4
-
-    nbf: Any = nbformat.v4  # untyped package: keep its calls out of strict checking
-
-    rec = session.record
-    manager = session._manager
-    ws = manager.workspace(rec.workspace_id)
-    data_dir = str(manager.data_dir)
-    intro = (
-        f"# Session report: {rec.name}\n\n"
-        f"| | |\n|---|---|\n| branch | `{rec.branch}` |\n| base | `{rec.base_ref}` (`{rec.base_commit[:10]}`) |\n"
-        f"| workspace | {ws.name} (`{ws.path}`) |\n| priority | {label(rec.priority)} |\n"
-        f"| status | {label(rec.task_status)} |\n| agent | {rec.agent_backend or 'default'} |\n"
-    )
-    if rec.agent_backend == "scripted":
-        intro += "\nThe agent of this session was **scripted**: its output was replayed from a script, not written by a model.\n"
-    cells = [
-        nbf.new_markdown_cell(intro),
-        nbf.new_code_cell(
-            "from chatml_lab import ChatML\n"
-            "from chatml_lab.reports.style import style_table\n"
-            "from chatml_lab.render.html import diff_html, render_events\n"
-            "from IPython.display import HTML\n"
-            "import subprocess\n\n"
-            f"cm = ChatML(data_dir={data_dir!r})\n"
-            f"session = cm.session({rec.id!r})\n"
-            "rec = session.record\n"
-            "ws = cm.workspace(rec.workspace_id)"
-        ),
-        nbf.new_markdown_cell("## Conversation"),
-        nbf.new_code_cell("HTML(render_events(session.events()))"),
-        nbf.new_markdown_cell("## Commits on the branch"),
-        nbf.new_code_cell(
-            "def git(*args):\n"
-            "    return subprocess.run(['git', *args], cwd=ws.path, capture_output=True, text=True).stdout\n\n"
-            "print(git('log', '--format=%h %s (%an)', f'{rec.base_commit}..{rec.branch}') or 'no commits yet')"
-        ),
-        nbf.new_markdown_cell("## Diff against the base"),
-        nbf.new_code_cell(
-            "print(git('diff', '--stat', rec.base_commit, rec.branch))\n"
-            "HTML(diff_html(git('diff', rec.base_commit, rec.branch)) or 'no changes')"
-        ),
-        nbf.new_markdown_cell("## In the session table"),
-        nbf.new_code_cell(
-            "table = cm.table(include_archived=True)\n"
-            "style_table(table[(table['name'] == rec.name) & (table['workspace'] == ws.name)])"
-        ),
-    ]
-    notebook = nbf.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return notebook
-
-
-def write_report(
-    session: Session, out_dir: Path | str | None = None, timeout: float = 120.0
-) -> NotebookOutput:
-    """Build, execute and export the report of ``session`` into ``out_dir`` (default: ``<data>/reports``)."""
-    import nbformat as _nbformat
-
-    nbformat: Any = _nbformat
-
-    target = Path(out_dir).expanduser() if out_dir else session._manager.data_dir / "reports"
-    source = target / f"{session.name}-report.ipynb"
-    target.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build_report(session), source)
-    return execute(source, target, timeout=timeout)
 
 
 def execute(
@@ -111,15 +37,14 @@ def execute(
 
     Widget state is stored in the executed notebook (``store_widget_state``), so the widgets
     render in JupyterLab and in the HTML. ``env`` entries are set for the kernel process (it
-    inherits this process's environment). ``html_options`` go to nbconvert's ``HTMLExporter``
-    (``require_js_url``/``widget_renderer_url`` to render widgets offline).
+    inherits this process's environment). The HTML renders offline (:mod:`.offline`: local
+    widget renderer and loader beside it); ``html_options`` override nbconvert's ``HTMLExporter``.
     """
     import nbformat as _nbformat
 
     nbformat: Any = _nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
 
     source = Path(notebook)
     target = Path(out_dir)
@@ -142,8 +67,6 @@ def execute(
         raise ChatMLError(f"{source.name} failed: {first} (partial output in {failed})") from None
     executed = target / source.name
     nbformat.write(node, executed)
-    exporter = HTMLExporter(template_name="lab", **(html_options or {}))  # type: ignore[no-untyped-call]
-    body, _ = exporter.from_notebook_node(node)
-    page = executed.with_suffix(".html")
-    page.write_text(body, encoding="utf-8")
+    # Offline by default: the widget renderer and its loader are local copies, not a CDN.
+    page = export_html(node, executed.with_suffix(".html"), html_options)
     return NotebookOutput(notebook=executed, html=page)

@@ -148,4 +148,40 @@ MIGRATIONS: list[str] = [
         started_at    REAL NOT NULL
     );
     """,
+    # 4: review findings and scorecards (issue 10), per-conversation agent options (a review runs
+    # read-only with the review model and instructions of its own).
+    """
+    ALTER TABLE conversations ADD COLUMN options TEXT;
+
+    CREATE TABLE findings (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id       TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        number           INTEGER NOT NULL,
+        conversation_id  TEXT REFERENCES conversations(id) ON DELETE SET NULL,
+        file_path        TEXT NOT NULL,
+        line_number      INTEGER,
+        title            TEXT NOT NULL,
+        content          TEXT NOT NULL,
+        severity         TEXT NOT NULL,
+        source           TEXT NOT NULL DEFAULT 'agent',
+        status           TEXT NOT NULL DEFAULT 'open',
+        resolution_note  TEXT,
+        resolved_by      TEXT,
+        created_at       REAL NOT NULL,
+        resolved_at      REAL,
+        UNIQUE (session_id, number)
+    );
+    CREATE INDEX findings_session ON findings(session_id, status);
+
+    CREATE TABLE scorecards (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id       TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        conversation_id  TEXT REFERENCES conversations(id) ON DELETE SET NULL,
+        review_kind      TEXT NOT NULL,
+        scores           TEXT NOT NULL,
+        summary          TEXT NOT NULL,
+        created_at       REAL NOT NULL
+    );
+    CREATE INDEX scorecards_session ON scorecards(session_id);
+    """,
 ]

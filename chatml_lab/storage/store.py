@@ -26,6 +26,7 @@ from ..models import (
     Workspace,
 )
 from .etags import EtagRows
+from .findings import FindingRows
 from .inbox import InboxRows
 from .leases import LeaseRows
 from .prs import PullRequestRows
@@ -118,11 +119,12 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows):
+class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
     The inbox and lease rows live in their own modules (:mod:`.inbox`, :mod:`.leases`), as do the
-    pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`).
+    pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`) and the review findings
+    (:mod:`.findings`).
     """
 
     # -- workspaces -----------------------------------------------------------------------------
@@ -248,10 +250,21 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows):
         )
         return conv_id
 
-    def add_conversation(self, session_id: str, kind: ConversationKind, title: str) -> str:
-        """Add a conversation in its own transaction; return its id."""
+    def add_conversation(
+        self, session_id: str, kind: ConversationKind, title: str, options: dict[str, Any] | None = None
+    ) -> str:
+        """Add a conversation (with its own agent ``options``, if any) in one transaction; return its id."""
         with self._transaction() as conn:
-            return self.insert_conversation(conn, session_id, kind, title)
+            conv_id = self.insert_conversation(conn, session_id, kind, title)
+            if options:
+                conn.execute(
+                    "UPDATE conversations SET options = ? WHERE id = ?", (json.dumps(options), conv_id)
+                )
+            return conv_id
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Remove a conversation and, by cascade, its events and inbox (a review that failed to start)."""
+        self.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     def conversations(self, session_id: str) -> list[Conversation]:
         """A session's conversations, oldest first."""

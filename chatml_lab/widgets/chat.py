@@ -22,6 +22,8 @@ from ..render.html import render_block
 from ..render.pr import pr_cell_html
 from ..render.tool_calls import tool_summary
 from .banner import Banner
+from .conversation_bar import ConversationBar
+from .notebook_view import notebook_write_view
 from .poller import Polling, close_tree
 
 if TYPE_CHECKING:
@@ -58,8 +60,17 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
     stops the poller.
     """
 
-    def __init__(self, session: Session, refresh_interval: float = 1.0, autostart: bool = True) -> None:
+    def __init__(
+        self,
+        session: Session,
+        refresh_interval: float = 1.0,
+        autostart: bool = True,
+        conversation: str | None = None,
+    ) -> None:
         self.session = session
+        # One conversation at a time, chosen with the tab strip (default: the task conversation).
+        self.conversation_id = session.conversation(conversation).id
+        self.bar = ConversationBar(self.select, self.start_review, self.fix_findings)
         self.events: list[Event] = []
         self.last_seq = 0
         self._lock = threading.RLock()
@@ -80,7 +91,7 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
         self.stop_button.on_click(lambda _: self._act(self.session.stop, "stop requested"))
         controls = widgets.HBox([self.send_button, self.interrupt_button, self.stop_button])
         super().__init__(
-            [self.header, self.banner, self.transcript, self.approvals, self.input, controls],
+            [self.header, self.bar, self.banner, self.transcript, self.approvals, self.input, controls],
             layout=widgets.Layout(border="1px solid #e0e0e0", padding="4px", width="100%"),
         )
         self.add_class("chatml-chat")
@@ -93,7 +104,8 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
     def refresh(self) -> None:
         """Read events after the last seen one and redraw what changed (safe from any thread)."""
         with self._lock, self.banner.guard() as outcome:
-            new = self.session.events(after=self.last_seq)
+            self.bar.sync(self.session.conversations(), select=self.conversation_id)
+            new = self.session.events(after=self.last_seq, conversation=self.conversation_id)
             if new:
                 self.events.extend(new)
                 self.last_seq = new[-1].seq
@@ -107,7 +119,8 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
         """What the header shows, read from the record and the event log."""
         rec = self.session.record
         return {
-            "name": rec.name, "branch": rec.branch, "agent_state": self.session.agent_state,
+            "name": rec.name, "branch": rec.branch,
+            "agent_state": self.session.conversation_state(self.conversation_id),
             "ahead": rec.ahead, "behind": rec.behind, "cost_usd": rec.cost_usd, "archived": rec.archived,
             "agent": rec.agent_backend, "scripted": rec.agent_backend == "scripted" or blocks.is_scripted(self.events),
             "pr_status": rec.pr_status.value, "pr_number": rec.pr_number, "pr_url": rec.pr_url,
@@ -129,7 +142,7 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
         return blocks.pending_approvals(self.events)
 
     def _draw_transcript(self) -> None:
-        htmls = [render_block(block) for block in blocks.fold(self.events)]
+        htmls = [render_block(block, notebook_write_view) for block in blocks.fold(self.events)]
         children = list(self.transcript.children)
         for index, value in enumerate(htmls):
             if index < len(children):
@@ -180,8 +193,34 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
         if not message:
             self.banner.show("the message is empty: write what the agent should do")
             return
-        if self._act(lambda: self.session.send(message), ""):
+        if self._act(lambda: self.session.send(message, conversation=self.conversation_id), ""):
             self.input.value = ""
+
+    # -- conversations (tabs), reviews and findings ---------------------------------------------
+
+    def select(self, conversation_id: str) -> None:
+        """Show another conversation of the session (what clicking its tab does)."""
+        with self._lock:
+            if conversation_id == self.conversation_id and self.events:
+                return
+            self.conversation_id = conversation_id
+            self.events, self.last_seq, self._rendered, self._pending_ids = [], 0, [], []
+            old = [*self.transcript.children, *self.approvals.children]
+            self.transcript.children, self.approvals.children = (), ()
+            for child in old:
+                close_tree(child)
+            self.refresh()
+
+    def start_review(self, kind: str = "quick") -> None:
+        """Start a review of ``kind`` and switch to its tab (findings appear there as cards)."""
+        started: list[Any] = []
+        if self._act(lambda: started.append(self.session.review(kind)), f"started a {kind} review"):
+            self.select(started[0].id)
+
+    def fix_findings(self) -> None:
+        """Send the open findings to the task conversation and switch to it."""
+        if self._act(self.session.fix_findings, "sent the open findings to the task conversation"):
+            self.select(self.session.conversation().id)
 
     def approve(self, request_id: str | None = None) -> None:
         """Approve a pending request (the only one when no id is given)."""

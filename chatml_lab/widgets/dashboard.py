@@ -328,7 +328,17 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
 
         self._run(action)
 
-    def open_chat(self, session_id: str) -> ChatPanel:
+    def review(self, session_id: str, kind: str = "quick") -> None:
+        """Start a review of a session and open its chat on the review's tab."""
+
+        def action() -> str:
+            conv = self.manager.session(session_id).review(kind)
+            self.open_chat(session_id, conversation=conv.id)
+            return f"started {conv.title}"
+
+        self._run(action)
+
+    def open_chat(self, session_id: str, conversation: str | None = None) -> ChatPanel:
         """Show the chat panel of a session below the table (replacing the open one)."""
         with self._lock:
             if self.chat is not None:
@@ -337,6 +347,7 @@ class Dashboard(Polling, widgets.VBox):  # type: ignore[misc]
                 self.manager.session(session_id),
                 refresh_interval=self._refresh_interval,
                 autostart=self._poller is not None,
+                conversation=conversation,
             )
             self.chat_area.children = (self.chat,)
             return self.chat

@@ -121,6 +121,9 @@ class RowActions(Protocol):
     def conflict_mark(self, row: dict[str, Any]) -> str | None:
         """The forecast's conflict marker of a row (None when it conflicts with nothing)."""
 
+    def review(self, session_id: str) -> None:
+        """Start a quick review of a session and show it."""
+
 
 def _cell(value: str) -> widgets.HTML:
     # min_width 0 lets the grid track, not the content, set the width; wrapping text then fits it.
@@ -178,15 +181,18 @@ class SessionRow:
         self.sync = widgets.Button(description="Sync", tooltip="fetch and count drift", layout=_small())
         self.archive = widgets.Button(description="Archive", layout=_small())
         self.chat = widgets.Button(description="Chat", button_style="info", layout=_small())
+        self.review = widgets.Button(
+            description="Review", tooltip="start a quick read-only review", layout=_small()
+        )
         self.push = widgets.Button(
             description="Push", tooltip="push the branch (never a plain force)", layout=_small()
         )
         self.open_pr = widgets.Button(
             description="PR", tooltip="open a pull request (or link the open one)", layout=_small()
         )
-        # Wraps rather than overflows: five buttons take two lines of the fixed last column.
+        # Wraps rather than overflows: six buttons take two lines of the fixed last column.
         self.actions = widgets.HBox(
-            [self.sync, self.archive, self.chat, self.push, self.open_pr],
+            [self.sync, self.archive, self.chat, self.review, self.push, self.open_pr],
             layout=widgets.Layout(flex_flow="row wrap", margin="0"),
         )
         self.pin.observe(self._on_pin, "value")
@@ -197,6 +203,7 @@ class SessionRow:
         self.chat.on_click(lambda _: dashboard.open_chat(self.id))
         self.push.on_click(lambda _: dashboard.push(self.id))
         self.open_pr.on_click(lambda _: dashboard.create_pr(self.id))
+        self.review.on_click(lambda _: dashboard.review(self.id))
 
     @property
     def cells(self) -> list[widgets.Widget]:
@@ -229,6 +236,7 @@ class SessionRow:
             self.archive.description = "Restore" if archived else "Archive"
             self.sync.disabled = self.push.disabled = self.open_pr.disabled = archived
             self.chat.disabled = False
+            self.review.disabled = archived
             self.priority.disabled = self.status.disabled = False
         finally:
             self._updating = False
