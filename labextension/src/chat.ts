@@ -239,6 +239,11 @@ export class ChatPanel extends Widget {
       case 'notice':
         this._add(h('div', { className: 'jp-ChatML-line jp-mod-notice' }, d.message));
         break;
+      case 'pr_update': {
+        const checks = d.checks && d.checks !== 'none' ? `, checks ${d.checks}` : '';
+        this._add(h('div', { className: 'jp-ChatML-line jp-mod-notice' }, `PR #${d.pr_number} ${d.pr_status}${checks}`));
+        break;
+      }
       default: {
         const never: never = type;
         this._add(h('div', { className: 'jp-ChatML-line' }, `unknown event ${never}`));

@@ -22,7 +22,8 @@ export const REQUIRED = {
   setup_output: ['script', 'output', 'exit_code'],
   name_suggestion: ['name'],
   archive_summary: ['summary', 'source'],
-  notice: ['message']
+  notice: ['message'],
+  pr_update: ['pr_status', 'pr_number', 'pr_url', 'checks', 'changes']
 } as const;
 
 /** Every kind of event a conversation log can hold. */
