@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import ChatMLError
+from ..errors import ChatMLError, SessionNotFoundError
 from ..render.table import LIST_COLUMNS, format_rows, human_bytes, json_rows
 
 if TYPE_CHECKING:
@@ -68,15 +68,29 @@ def cmd_show(cm: ChatML, args: argparse.Namespace) -> int:
 
 def cmd_set(cm: ChatML, args: argparse.Namespace) -> int:
     """``chatml set NAME``: change priority, task status, pin or name."""
-    session = cm.session(args.name)
     pinned = True if args.pin else (False if args.unpin else None)
-    if args.priority is None and args.status is None and pinned is None and args.rename is None:
-        raise ChatMLError("nothing to set: give --priority, --status, --pin/--unpin or --rename")
+    agent_args = (args.agent, args.model, args.permission_mode)
+    if (args.priority is None and args.status is None and pinned is None and args.rename is None
+            and all(a is None for a in agent_args)):  # fmt: skip
+        raise ChatMLError(
+            "nothing to set: give --priority, --status, --pin/--unpin, --rename, --agent, --model"
+            " or --permission-mode"
+        )
+    try:
+        session = cm.session(args.name)
+    except SessionNotFoundError:
+        done = cm.operations.finished_named(args.name, "rename") if args.rename else None
+        if done is None or done.plan.get("name") != args.rename:
+            raise
+        # A rename to that name was killed half-way and has been finished since.
+        session = cm.session(done.session_id)
     rec = cm.update(
-        session.id, priority=args.priority, task_status=args.status, pinned=pinned, name=args.rename
-    )
+        session.id, priority=args.priority, task_status=args.status, pinned=pinned, name=args.rename,
+        agent=args.agent, model=args.model, permission_mode=args.permission_mode,
+    )  # fmt: skip
+    agent = f", agent {rec.agent_backend or '(default)'} ({rec.permission_mode.value})"
     print(f"{rec.name}: priority {rec.priority.value}, status {rec.task_status.value},"
-          f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}")  # fmt: skip
+          f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}{agent}")  # fmt: skip
     return 0
 
 
@@ -110,9 +124,17 @@ def cmd_unarchive(cm: ChatML, args: argparse.Namespace) -> int:
 
 def cmd_delete(cm: ChatML, args: argparse.Namespace) -> int:
     """``chatml delete NAME``: delete a session unless work would be lost (``--force`` keeps a ref)."""
-    session = cm.session(args.name)
-    name = session.name
-    kept = cm.delete(session.id, force=args.force)
+    try:
+        session = cm.session(args.name)
+    except SessionNotFoundError:
+        done = cm.operations.finished_named(args.name, "delete")
+        if done is None:
+            raise
+        # A delete of it was killed half-way and has been finished since: the retry's work is done.
+        name, kept = args.name, done.plan.get("keep")
+    else:
+        name = session.name
+        kept = cm.delete(session.id, force=args.force)
     print(f"deleted {name}" + (f"; its work is kept in {kept} until `chatml gc`" if kept else ""))
     return 0
 
@@ -158,6 +180,11 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             pin.add_argument("--pin", action="store_true")
             pin.add_argument("--unpin", action="store_true")
             parser.add_argument("--rename")
+            parser.add_argument(
+                "--agent", help="the agent from its next start (scripted:PATH gives a script)"
+            )
+            parser.add_argument("--model")
+            parser.add_argument("--permission-mode", dest="permission_mode")
             parser.set_defaults(func=cmd_set)
         case "sync":
             parser.add_argument("name", nargs="?")
