@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import AgentError, AgentUnavailableError
+from ..errors import AgentError, AgentUnavailableError, option
 from ..events import EventType
 from ..storage.store import Store
 from .backend import AgentContext, Ask, Backend, backend_class
@@ -35,7 +35,7 @@ def default_agent() -> str:
             return name
     raise AgentUnavailableError(
         "no agent is configured: set ANTHROPIC_API_KEY for `anthropic`, install `chatml-lab[claude-code]`"
-        " and log in for `claude-code`, or use agent='scripted' for the offline demo agent"
+        f" and log in for `claude-code`, or use {option('agent', 'scripted')} for the offline demo agent"
     )
 
 

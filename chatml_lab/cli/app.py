@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 #: command → (module of :mod:`chatml_lab.cli` that defines it, help shown by ``chatml --help``).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "workspace": ("workspaces", "add, list or remove repositories"),
+    "workspace": ("workspaces", "add, list, re-point or remove repositories"),
     "new": ("sessions", "create a session"),
     "list": ("sessions", "the session table"),
     "show": ("sessions", "details of one session"),

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..agents import lease
-from ..errors import AgentTimeoutError, ApprovalNotFoundError, SessionArchivedError, SessionError
+from ..errors import (
+    AgentNotRunningError,
+    AgentTimeoutError,
+    ApprovalNotFoundError,
+    SessionArchivedError,
+    SessionError,
+    command,
+)
 from ..events import Event, EventType
 from ..models import AgentState, Conversation, ConversationKind
 
@@ -184,6 +191,7 @@ class AgentControl:
         """Queue a message for the session's agent and make sure a runner serves it. Returns at once."""
         from ..agents.context import resolve_agent
 
+        self.manager.operations.settle(session_id)
         rec = self.manager.record(session_id)
         if rec.archived:
             raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it before you send")
@@ -234,6 +242,17 @@ class AgentControl:
             ids = ", ".join(str(e.data["id"]) for e in pending)
             raise ApprovalNotFoundError(f"several approvals are pending ({ids}): name one")
         event = pending[0]
+        state = self.state(event.conversation_id)  # a runner that died is recorded as crashed here
+        if not self._served(event.conversation_id):
+            # The request lived in the dead runner's turn: a new runner starts from the stored
+            # history and would never see the answer. Say so instead of reporting success.
+            rec = self.manager.record(session_id)
+            resume = command(f'send {rec.name} "go on"', 'session.send("go on")')
+            raise AgentNotRunningError(
+                f"the agent of {rec.name!r} is {state.value}: the runner that asked request"
+                f" {event.data['id']} is gone, so nobody would act on the answer; send a message"
+                f" to resume the conversation ({resume})"
+            )
         data = {"id": event.data["id"], "approved": approved}
         if reason:
             data["reason"] = reason

@@ -157,6 +157,13 @@ class ChatML:
         """A workspace by id, name or path (a path inside the repository works too)."""
         return self._workspaces.get(key)
 
+    def update_workspace(self, key: str | Path, path: Path | str | None = None) -> Workspace:
+        """Change a workspace: ``path`` re-points it at its repository after the repository moved
+        (the sessions' worktrees are re-linked with ``git worktree repair``)."""
+        if path is None:
+            return self.workspace(key)
+        return self._workspaces.set_path(key, path)
+
     def remove_workspace(self, key: str | Path, force: bool = False) -> None:
         """Forget a workspace. Its repository, worktrees and branches stay on disk."""
         self._workspaces.remove(key, force=force)
