@@ -31,6 +31,9 @@ read -r n < "$CHATML_SHIM_COUNT"
 n=$((n + 1))
 echo "$n" > "$CHATML_SHIM_COUNT"
 [ -n "$CHATML_SHIM_LOG" ] && echo "$*" >> "$CHATML_SHIM_LOG"
+case "$*" in
+  "$CHATML_SHIM_KILL_ON"*) [ -n "$CHATML_SHIM_KILL_ON" ] && CHATML_SHIM_KILL_AT=$n ;;
+esac
 if [ "$n" = "$CHATML_SHIM_KILL_AT" ] && [ "$CHATML_SHIM_WHEN" = before ]; then
   kill -9 "$PPID"; exit 137
 fi
@@ -61,15 +64,16 @@ class Shim:
 
         self.log = where / "shim-log"
 
-    def env(self, kill_at: int, when: str, log: bool = False) -> dict[str, str]:
-        """The environment of a command killed at git call ``kill_at`` (0: counted, never killed)."""
+    def env(self, kill_at: int, when: str, log: bool = False, on: str = "") -> dict[str, str]:
+        """The environment of a command killed at git call ``kill_at`` (0: counted, never killed),
+        or at the first git command that starts with ``on``."""
         self.count.write_text("0")
         self.log.write_text("")
         path = os.environ["PATH"]
         return {
             "PATH": f"{self.dir}{os.pathsep}{path}", "CHATML_SHIM_PATH": path, "CHATML_SHIM_GIT": self.real,
             "CHATML_SHIM_COUNT": str(self.count), "CHATML_SHIM_KILL_AT": str(kill_at),
-            "CHATML_SHIM_WHEN": when, "CHATML_SHIM_LOG": str(self.log) if log else "",
+            "CHATML_SHIM_WHEN": when, "CHATML_SHIM_LOG": str(self.log) if log else "", "CHATML_SHIM_KILL_ON": on,
         }  # fmt: skip
 
     def calls(self) -> list[str]:

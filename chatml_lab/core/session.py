@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..events import Event
-from ..models import Priority, SessionRecord, TaskStatus
+from ..models import PermissionMode, Priority, SessionRecord, TaskStatus
 
 if TYPE_CHECKING:
     from .manager import ChatML
@@ -55,9 +55,15 @@ class Session:
         task_status: TaskStatus | str | None = None,
         pinned: bool | None = None,
         name: str | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        permission_mode: PermissionMode | str | None = None,
     ) -> Session:
-        """Change priority, task status, pin or name."""
-        self._manager.update(self.id, priority=priority, task_status=task_status, pinned=pinned, name=name)
+        """Change priority, task status, pin, name, or the agent (backend, model, permission mode)."""
+        self._manager.update(
+            self.id, priority=priority, task_status=task_status, pinned=pinned, name=name, agent=agent,
+            model=model, permission_mode=permission_mode,
+        )  # fmt: skip
         return self
 
     def pin(self) -> Session:
