@@ -8,15 +8,19 @@ from the `git` shim of :mod:`tests.faults`, at the first git command that starts
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from chatml_lab.cli import main
 from chatml_lab.core.manager import ChatML
 from chatml_lab.core.snapshots import SNAPSHOT_NS
+from chatml_lab.storage.operations import Operation
 
 from .conftest import commit_file, git
 from .faults import Shim, Work, blob_id, disagreements, forked, holds, killed, make_work, where_is
@@ -168,3 +172,33 @@ def test_8_gc_reports_snapshot_refs_no_session_references(cli: Cli) -> None:
     assert stray in report.stale_snapshot_refs  # its session is gone
     assert unverified not in report.stale_snapshot_refs  # its content is not in the live worktree
     assert any(unverified in note for note in report.notes)
+
+
+def test_a_session_part_way_through_an_operation_shows_as_such(cli: Cli, tmp_path: Path) -> None:
+    """An open operation whose process lives is shown and waited for; once that process is gone,
+    the next command settles it (here: undoes an archive that removed nothing)."""
+    work = make_work(cli.cm, cli.repo, "busy")
+    owner = subprocess.Popen(["sleep", "60"])
+    try:
+        now = time.time()
+        cli.cm.store.begin_operation(Operation(
+            id="op-by-another-process", kind="archive", session_id=work.session_id,
+            workspace_id=cli.cm.workspace(cli.repo).id, session_name="busy", step="planned", state="open",
+            pid=owner.pid, pid_started=psutil.Process(owner.pid).create_time(), started_at=now,
+            updated_at=now, plan={"path": str(work.worktree), "branch": "chatml/busy", "summary": "",
+                                  "ref": f"{SNAPSHOT_NS}/{work.session_id}/archive-x", "worktree": True},
+        ))  # fmt: skip
+        code, out, _ = cli("list")
+        assert code == 0 and f"archive in progress (pid {owner.pid}" in out
+        assert f"archive in progress (pid {owner.pid}" in cli("gc", "--dry-run")[1]
+        code, _, err = cli("archive", "busy")
+        assert code == 1 and "is being changed by another process (archive" in err
+        assert cli("set", "busy", "--priority", "high")[0] == 0  # a change that cannot collide
+    finally:
+        owner.kill()
+        owner.wait()
+    code, out, err = cli("list")
+    assert code == 0 and "undid the unfinished archive of busy" in err
+    assert "in progress" not in out and where_is(cli.repo, work) == "worktree"
+    assert cli("archive", "busy")[0] == 0
+    assert disagreements(cli.cm, cli.repo) == []

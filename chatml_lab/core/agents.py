@@ -25,6 +25,7 @@ from ..errors import (
     ApprovalNotFoundError,
     SessionArchivedError,
     SessionError,
+    StoreUnwritableError,
     command,
 )
 from ..events import Event, EventType
@@ -117,9 +118,12 @@ class AgentControl:
         return conv.agent_state
 
     def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
-        changed = self.store.mark_crashed(
-            conversation_id, dead.token if dead is not None else None, only_from=WORKING
-        )
+        try:
+            changed = self.store.mark_crashed(
+                conversation_id, dead.token if dead is not None else None, only_from=WORKING
+            )
+        except StoreUnwritableError:  # a reading command on a read-only store: shown, not stored
+            return
         if changed:
             pid = f" (pid {dead.pid})" if dead and dead.pid else ""
             self.store.append_event(

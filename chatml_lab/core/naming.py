@@ -52,7 +52,7 @@ def slugify(text: str) -> str:
     slug = re.sub(r"\.{2,}", ".", slug).strip("-._")
     slug = slug[:MAX_LENGTH].strip("-._")
     if slug.endswith(".lock"):
-        slug = slug[: -len(".lock")]
+        slug = slug[: -len(".lock")].strip("-._")
     if not slug:
         raise InvalidNameError(
             f"name {text!r} has no letters or digits usable in a branch name: use a name like 'fix-login'"
