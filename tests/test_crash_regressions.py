@@ -7,8 +7,10 @@ from the `git` shim of :mod:`tests.faults`, at the first git command that starts
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -202,3 +204,21 @@ def test_a_session_part_way_through_an_operation_shows_as_such(cli: Cli, tmp_pat
     assert "in progress" not in out and where_is(cli.repo, work) == "worktree"
     assert cli("archive", "busy")[0] == 0
     assert disagreements(cli.cm, cli.repo) == []
+
+
+def test_two_archives_of_one_session_at_once_keep_the_snapshot_referenced(cli: Cli) -> None:
+    """The second archive read the session before the first one took the repository lock; it used
+    to archive again over it and clear the snapshot ref the first one had just written. The race is
+    made certain here: the session's archive script runs the other `chatml archive`."""
+    chatml = Path(sys.executable).parent / "chatml"
+    config = cli.repo / ".chatml" / "config.json"
+    config.parent.mkdir()
+    config.write_text(
+        json.dumps({"archive": f'[ -n "$INNER" ] || INNER=1 {chatml} archive "$CHATML_SESSION_NAME"'})
+    )
+    work = make_work(cli.cm, cli.repo, "twice")
+    code, _, err = cli("archive", "twice")
+    assert code == 1 and "was archived by another process meanwhile" in err
+    rec = cli.cm.store.session(work.session_id)
+    assert rec is not None and rec.archived and rec.snapshot_ref and holds(cli.repo, rec.snapshot_ref, work)
+    assert cli("unarchive", "twice")[0] == 0 and where_is(cli.repo, work) == "worktree"

@@ -19,8 +19,10 @@ from typing import Protocol
 
 from ..errors import (
     GitError,
+    OperationInProgressError,
     RefNotFoundError,
     RowGoneError,
+    SessionArchivedError,
     SessionError,
     SessionNotArchivedError,
     SessionNotFoundError,
@@ -90,6 +92,27 @@ class Archiver:
             return self._settle_unarchive(op, repo, ws.path)
         return self._settle_delete(op, repo, ws.path)
 
+    def _recheck(self, rec: SessionRecord, doing: str) -> None:
+        """Under the repository's lock, before an operation begins: settle what a dead process left
+        open, and make sure no other process changed the session since ``rec`` was read."""
+        self.operations.settle(rec.id)
+        now = self.store.session(rec.id)
+        if now is None:
+            raise SessionNotFoundError(f"session {rec.name!r} was deleted by another process meanwhile")
+        if now.archived and not rec.archived:
+            raise SessionArchivedError(f"session {rec.name!r} was archived by another process meanwhile")
+        if rec.archived and not now.archived:
+            raise SessionNotArchivedError(f"session {rec.name!r} was unarchived by another process meanwhile")
+        if (now.branch, now.worktree_path, now.snapshot_ref) != (
+            rec.branch,
+            rec.worktree_path,
+            rec.snapshot_ref,
+        ):
+            raise OperationInProgressError(
+                f"session {rec.name!r} was changed by another process while it was being {doing}: run the"
+                " command again"
+            )
+
     def _redundant(self, op: Operation, repo: GitRepo, root: Path, ref: str | None) -> list[str]:
         """``[ref]`` when the ref an undone operation made holds nothing the worktree lacks."""
         sha = repo.resolve(ref) if ref else None
@@ -123,6 +146,7 @@ class Archiver:
         else:
             summary = fallback_summary(repo, rec, None)
         with repo.lock():
+            self._recheck(rec, "archived")
             ref = snapshot_ref(rec.id, "archive")
             plan = {"path": str(rec.worktree_path), "branch": rec.branch, "summary": summary, "ref": ref,
                     "worktree": read_head(rec.worktree_path) is not None}  # fmt: skip
@@ -203,6 +227,7 @@ class Archiver:
         if snapshot is None and not repo.branch_exists(rec.branch):
             raise GitError(f"branch {rec.branch!r} of session {rec.name!r} is gone and no snapshot holds it")
         with repo.lock():
+            self._recheck(rec, "unarchived")
             plan = {"path": str(path), "branch": rec.branch, "ref": rec.snapshot_ref, "snapshot": snapshot}
             op = self.operations.begin("unarchive", rec.id, ws.id, rec.name, plan)
             with self.operations.running(op, repo):
@@ -301,6 +326,7 @@ class Archiver:
                 f" or delete with {option('force')} (keeps a snapshot ref until gc)"
             )
         with repo.lock():
+            self._recheck(rec, "deleted")
             keep = snapshot_ref(rec.id, "deleted") if risks else None
             plan = {"path": str(rec.worktree_path), "branch": rec.branch, "snapshot_ref": rec.snapshot_ref,
                     "worktree": live, "keep": keep}  # fmt: skip

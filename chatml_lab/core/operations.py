@@ -105,8 +105,6 @@ class Operations:
         self.workspaces = workspaces
         self.progress = progress
         self.handlers: dict[str, Handler] = {}
-        #: Every operation this manager settled (finished or undid) for a dead process, in order.
-        self.settled: list[Outcome] = []
         self._settling = threading.local()
 
     def handle(self, kind: str, handler: Handler) -> None:
@@ -233,7 +231,6 @@ class Operations:
             outcome = self._call(current, repo)
         if outcome.result == FAILED:
             return self._failed(current, outcome.message)
-        self.settled.append(outcome)
         self.progress(f"note: {outcome.message}")
         return outcome
 

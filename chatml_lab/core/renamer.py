@@ -6,7 +6,7 @@ two is finished (the branch moved) or undone (it did not) by :meth:`Renamer.sett
 
 from __future__ import annotations
 
-from ..errors import InvalidNameError, SessionExistsError
+from ..errors import InvalidNameError, OperationInProgressError, SessionExistsError
 from ..gitops.repo import GitRepo
 from ..models import SessionChanges, SessionRecord
 from ..storage.operations import Operation
@@ -40,6 +40,13 @@ class Renamer:
         if not repo.valid_branch_name(branch):
             raise InvalidNameError(f"git refuses {branch!r} as a branch name: choose another")
         with repo.lock():
+            now = self.store.session(rec.id)
+            if now is None or (now.name, now.branch, now.archived) != (rec.name, rec.branch, rec.archived):
+                raise OperationInProgressError(
+                    f"session {rec.name!r} was changed by another process meanwhile: run the command again"
+                )
+            if any(s.name == new for s in self.store.sessions(True, ws.id)):
+                raise SessionExistsError(f"session name {new!r} is taken in workspace {ws.name!r}")
             if repo.branch_exists(branch):
                 raise SessionExistsError(f"branch {branch!r} already exists: choose another name")
             plan = {"old_branch": rec.branch, "branch": branch, "name": new, "changes": dict(changes)}
