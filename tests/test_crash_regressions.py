@@ -22,6 +22,7 @@ import pytest
 from chatml_lab.cli import main
 from chatml_lab.core.manager import ChatML
 from chatml_lab.core.snapshots import SNAPSHOT_NS
+from chatml_lab.errors import SessionArchivedError
 from chatml_lab.storage.operations import Operation
 
 from .conftest import commit_file, git
@@ -209,7 +210,8 @@ def test_a_session_part_way_through_an_operation_shows_as_such(cli: Cli, tmp_pat
 def test_two_archives_of_one_session_at_once_keep_the_snapshot_referenced(cli: Cli) -> None:
     """The second archive read the session before the first one took the repository lock; it used
     to archive again over it and clear the snapshot ref the first one had just written. The race is
-    made certain here: the session's archive script runs the other `chatml archive`."""
+    made certain here: the session's archive script runs the other `chatml archive`. (Through the
+    Python API the second call raises "was archived by another process meanwhile".)"""
     chatml = Path(sys.executable).parent / "chatml"
     config = cli.repo / ".chatml" / "config.json"
     config.parent.mkdir()
@@ -217,8 +219,13 @@ def test_two_archives_of_one_session_at_once_keep_the_snapshot_referenced(cli: C
         json.dumps({"archive": f'[ -n "$INNER" ] || INNER=1 {chatml} archive "$CHATML_SESSION_NAME"'})
     )
     work = make_work(cli.cm, cli.repo, "twice")
-    code, _, err = cli("archive", "twice")
-    assert code == 1 and "was archived by another process meanwhile" in err
+    code, out, _ = cli("archive", "twice")
+    assert code == 0 and "archived (already) twice" in out  # the other process's archive stands
     rec = cli.cm.store.session(work.session_id)
     assert rec is not None and rec.archived and rec.snapshot_ref and holds(cli.repo, rec.snapshot_ref, work)
     assert cli("unarchive", "twice")[0] == 0 and where_is(cli.repo, work) == "worktree"
+    other = make_work(cli.cm, cli.repo, "again")  # the same race through the Python API
+    with pytest.raises(SessionArchivedError, match="'again' was archived by another process meanwhile"):
+        cli.cm.archive(other.session_id)
+    rec = cli.cm.store.session(other.session_id)
+    assert rec is not None and rec.snapshot_ref and holds(cli.repo, rec.snapshot_ref, other)

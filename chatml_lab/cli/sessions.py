@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import ChatMLError, SessionNotFoundError
+from ..errors import ChatMLError, SessionArchivedError, SessionNotArchivedError, SessionNotFoundError
 from ..render.table import LIST_COLUMNS, format_rows, human_bytes, json_rows
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def cmd_set(cm: ChatML, args: argparse.Namespace) -> int:
     try:
         session = cm.session(args.name)
     except SessionNotFoundError:
-        done = cm.operations.finished_named(args.name, "rename") if args.rename else None
+        done = cm.operations.last_done_named(args.name, "rename") if args.rename else None
         if done is None or done.plan.get("name") != args.rename:
             raise
         # A rename to that name was killed half-way and has been finished since.
@@ -108,16 +108,33 @@ def cmd_sync(cm: ChatML, args: argparse.Namespace) -> int:
 
 
 def cmd_archive(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml archive NAME``: snapshot work, remove the worktree, keep the branch."""
-    rec = cm.archive(cm.session(args.name).id, force=args.force)
+    """``chatml archive NAME``: snapshot work, remove the worktree, keep the branch.
+
+    Run again after it was done (a retry of a command that was killed), it says so and succeeds.
+    """
+    session = cm.session(args.name)
+    try:
+        rec = cm.archive(session.id, force=args.force)
+    except SessionArchivedError:
+        if cm.operations.last_done(session.id, "archive") is None:
+            raise
+        rec, already = cm.record(session.id), " (already)"
+    else:
+        already = ""
     kept = f", uncommitted work kept in {rec.snapshot_ref}" if rec.snapshot_ref else ""
-    print(f"archived {rec.name}: worktree removed, branch {rec.branch} kept{kept}")
+    print(f"archived{already} {rec.name}: worktree removed, branch {rec.branch} kept{kept}")
     return 0
 
 
 def cmd_unarchive(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml unarchive NAME``: recreate the worktree and restore the snapshot."""
-    rec = cm.unarchive(cm.session(args.name).id)
+    """``chatml unarchive NAME``: recreate the worktree and restore the snapshot (again: succeeds)."""
+    session = cm.session(args.name)
+    try:
+        rec = cm.unarchive(session.id)
+    except SessionNotArchivedError:
+        if cm.operations.last_done(session.id, "unarchive") is None:
+            raise
+        rec = cm.record(session.id)
     print(f"restored {rec.name} at {rec.worktree_path} on {rec.branch}")
     return 0
 
@@ -127,10 +144,10 @@ def cmd_delete(cm: ChatML, args: argparse.Namespace) -> int:
     try:
         session = cm.session(args.name)
     except SessionNotFoundError:
-        done = cm.operations.finished_named(args.name, "delete")
+        done = cm.operations.last_done_named(args.name, "delete")
         if done is None:
             raise
-        # A delete of it was killed half-way and has been finished since: the retry's work is done.
+        # Deleted already (a retry of a delete that was killed, say): the work is done.
         name, kept = args.name, done.plan.get("keep")
     else:
         name = session.name

@@ -125,8 +125,12 @@ class Archiver:
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
         self.operations.settle(session_id)
-        if self.operations.finished_for_a_dead_process(session_id, "archive"):
-            return self.records.get(session_id)  # the archive a killed process began is done
+        rec = self.records.get(session_id)
+        last = self.operations.last_done(session_id, "archive")
+        if rec.archived and last and rec.archive_summary_state is SummaryState.GENERATING:
+            # The archive was done (by a process killed before its summary, or for it): finish it.
+            self._write_summary(rec.id, last.plan.get("summary") or "", self.agents.conversation(rec.id).id)
+            return self.records.get(rec.id)
         rec, ws, repo = self.records.live(session_id, "archive it again")
         self.agents.quiesce(rec.id, force=force, action="archive")
         task = self.agents.conversation(rec.id).id
@@ -206,8 +210,8 @@ class Archiver:
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
         self.operations.settle(session_id)
-        if self.operations.finished_for_a_dead_process(session_id, "unarchive"):
-            return self.records.reconcile(self.records.get(session_id))
+        if self.operations.last_done(session_id, "unarchive", settled=True):
+            return self.records.reconcile(self.records.get(session_id))  # done for a killed process
         rec = self.records.get(session_id)
         if not rec.archived:
             raise SessionNotArchivedError(f"session {rec.name!r} is not archived")
@@ -310,9 +314,9 @@ class Archiver:
         """
         self.operations.settle(session_id)
         if self.store.session(session_id) is None:
-            done = self.operations.store.operations(session_id=session_id, kind="delete", state=DONE)
-            if done and done[-1].plan.get("settled"):
-                return done[-1].plan.get("keep")  # the delete a killed process began is done
+            done = self.operations.last_done(session_id, "delete", settled=True)
+            if done is not None:
+                return done.plan.get("keep")  # the delete a killed process began is done
         rec = self.records.reconcile(self.records.get(session_id))  # a worktree moved by hand: look there
         ws = self.workspaces.get(rec.workspace_id)
         repo = self.workspaces.repo(ws)

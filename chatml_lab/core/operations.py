@@ -255,20 +255,22 @@ class Operations:
         self.progress(f"warning: {note}")
         return Outcome(op, FAILED, note)
 
-    def finished_for_a_dead_process(self, session_id: str, kind: str) -> Operation | None:
-        """The session's last operation when it is a ``kind`` that was cut short and then finished
-        by settling: a retry of that command finds its work done, and says so instead of failing."""
+    def last_done(self, session_id: str, kind: str, settled: bool = False) -> Operation | None:
+        """The session's last operation when it is a finished ``kind`` (with ``settled``: one that
+        was cut short and then finished for its dead process). A retry of that command finds its
+        work done, and can say so instead of failing."""
         ops = self.store.operations(session_id=session_id)
         last = ops[-1] if ops else None
-        if last is not None and last.kind == kind and last.state == DONE and last.plan.get("settled"):
-            return last
-        return None
+        if last is None or last.kind != kind or last.state != DONE:
+            return None
+        return last if last.plan.get("settled") or not settled else None
 
-    def finished_named(self, name: str, kind: str) -> Operation | None:
-        """The last ``kind`` (a delete, a rename) of a session that was named ``name``, when it was
-        cut short and finished by settling and no session has that name now: a retry by name
-        finds nothing to act on, and says the work was done."""
+    def last_done_named(self, name: str, kind: str, settled: bool = False) -> Operation | None:
+        """Like :meth:`last_done`, for a session that was named ``name`` and is gone or renamed
+        (no session has that name now): a retry by name finds nothing else to act on."""
         if self.store.sessions_named(name):
             return None
         done = [op for op in self.store.operations(kind=kind, state=DONE) if op.session_name == name]
-        return done[-1] if done and done[-1].plan.get("settled") else None
+        if not done or (settled and not done[-1].plan.get("settled")):
+            return None
+        return done[-1]
