@@ -88,7 +88,7 @@ def check_api_key() -> Check:
         return Check("API key", True, f"ANTHROPIC_API_KEY is set{where}", True)
     return Check(
         "API key", False,
-        "ANTHROPIC_API_KEY is not set: only the scripted agent can run (set it to use agent='anthropic')" + where,
+        "ANTHROPIC_API_KEY is not set: only the scripted agent can run (set it to use the anthropic agent)" + where,
         True,
     )  # fmt: skip
 

@@ -2,7 +2,11 @@
 
 Every error the package raises on purpose derives from :class:`ChatMLError`, and its message is one
 line that names the problem and, where there is one, the fix. UIs translate these in one place each
-(the CLI and the magics print ``str(error)`` on one line, the REST layer maps :attr:`status`).
+(the CLI and the magics print ``error.for_ui("cli")`` on one line, the REST layer maps :attr:`status`).
+
+A message names an option with :func:`option`, and each UI spells it its own way: ``str(error)``
+gives the Python API's ``agent="scripted"``, ``error.for_ui("cli")`` the command line's (and the
+magics') ``--agent scripted``.
 
 ::
 
@@ -10,6 +14,9 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     ├── ConfigError                    bad setting or unusable directory
     ├── InvalidArgumentError           a value outside its allowed set (priority, status, ...)
     ├── StorageError                   the SQLite store could not be read or written
+    │   ├── StoreDamagedError          the database file is corrupt
+    │   ├── StoreUnwritableError       read-only, full disk, I/O error (reading may still work)
+    │   └── RowGoneError               a row was deleted by another process meanwhile
     ├── GitError                       a git command failed
     │   ├── NotARepositoryError
     │   ├── EmptyRepositoryError
@@ -21,7 +28,8 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     │   └── UpdateInProgressError      an update is stopped on conflicts or no update to abort
     ├── WorkspaceError
     │   ├── WorkspaceNotFoundError
-    │   └── WorkspaceExistsError
+    │   ├── WorkspaceExistsError
+    │   └── WorkspaceRepositoryMissingError
     ├── SessionError
     │   ├── SessionNotFoundError
     │   ├── AmbiguousSessionError
@@ -30,7 +38,8 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     │   ├── SessionArchivedError
     │   ├── SessionNotArchivedError
     │   ├── WorktreeMissingError
-    │   └── WorkWouldBeLostError
+    │   ├── WorkWouldBeLostError
+    │   └── OperationInProgressError   another process is part-way through changing the session
     ├── GitHubError                    pull-request features: the GitHub API and its access
     │   ├── GitHubUnavailableError     no token, no GitHub repository for the workspace
     │   ├── GitHubBackoffError         rate limited or GitHub failing: ``until`` says when to retry
@@ -38,10 +47,51 @@ line that names the problem and, where there is one, the fix. UIs translate thes
     └── AgentError                     agents issue: runner, backends, approvals
         ├── AgentUnavailableError
         ├── ApprovalNotFoundError
+        ├── AgentNotRunningError       an answer no runner would act on (crashed, stopped)
         └── AgentTimeoutError          also a builtin TimeoutError
 """
 
 from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Literal
+
+UI = Literal["python", "cli"]
+
+_OPTION = re.compile("\u27e6([a-z_]+)(?:=(.*?))?\u27e7")
+_COMMAND = re.compile("\u27e6!(.*?)\u241f(.*?)\u27e7")
+
+
+def option(name: str, value: object = None) -> str:
+    """An option named in an error message, spelled by each UI its own way (see :func:`spell`).
+
+    ``option("agent", "scripted")`` reads ``agent="scripted"`` in Python and ``--agent scripted``
+    on the command line; ``option("force")`` reads ``force=True`` and ``--force``.
+    """
+    return f"\u27e6{name}\u27e7" if value is None else f"\u27e6{name}={value}\u27e7"
+
+
+def command(cli: str, python: str) -> str:
+    """A command named in an error message: ``cli`` (without ``chatml``) on the command line,
+    ``python`` in the Python API (``command("workspace remove app", 'cm.remove_workspace("app")')``).
+    """
+    return f"\u27e6!{cli}\u241f{python}\u27e7"
+
+
+def spell(text: str, ui: UI = "python") -> str:
+    """``text`` with every :func:`option` and :func:`command` in it written the way ``ui`` takes it."""
+    text = _COMMAND.sub(lambda m: f"`chatml {m.group(1)}`" if ui == "cli" else f"`{m.group(2)}`", text)
+
+    def one(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        if ui == "cli":
+            flag = "--" + name.replace("_", "-")
+            return flag if value is None else f"{flag} {shlex.quote(value)}"
+        return f"{name}=True" if value is None else f"{name}={json.dumps(value)}"
+
+    return _OPTION.sub(one, text)
 
 
 class ChatMLError(Exception):
@@ -49,6 +99,13 @@ class ChatMLError(Exception):
 
     #: HTTP status a REST layer should answer with.
     status: int = 400
+
+    def __str__(self) -> str:
+        return self.for_ui("python")
+
+    def for_ui(self, ui: UI) -> str:
+        """The message as ``ui`` shows it: options in that UI's own syntax."""
+        return spell(super().__str__(), ui)
 
 
 class ConfigError(ChatMLError):
@@ -63,6 +120,25 @@ class StorageError(ChatMLError):
     """The session store could not be opened, migrated, read or written."""
 
     status = 500
+
+
+class StoreDamagedError(StorageError):
+    """The database file is not a database any more (overwritten, truncated, corrupt pages)."""
+
+
+class StoreUnwritableError(StorageError):
+    """The store cannot be written: a read-only file or directory, a full disk, an I/O error.
+
+    Reading commands keep working on a store opened read-only.
+    """
+
+    status = 503
+
+
+class RowGoneError(StorageError):
+    """A write referred to a row (a session, a conversation) another process deleted meanwhile."""
+
+    status = 409
 
 
 class GitError(ChatMLError):
@@ -134,6 +210,12 @@ class WorkspaceExistsError(WorkspaceError):
     status = 409
 
 
+class WorkspaceRepositoryMissingError(WorkspaceError):
+    """The registered repository is gone from disk (deleted or moved)."""
+
+    status = 409
+
+
 class SessionError(ChatMLError):
     """A session operation failed."""
 
@@ -184,6 +266,10 @@ class WorkWouldBeLostError(SessionError):
     status = 409
 
 
+class OperationInProgressError(SessionError):
+    """Another live process is part-way through an operation on the session (archive, delete, ...)."""
+
+
 class GitHubError(ChatMLError):
     """A GitHub API call failed or GitHub answered something unusable."""
 
@@ -228,6 +314,12 @@ class ApprovalNotFoundError(AgentError):
     """No pending approval request matches."""
 
     status = 404
+
+
+class AgentNotRunningError(AgentError):
+    """No runner would act on the answer: the agent crashed or stopped while a request waited."""
+
+    status = 409
 
 
 class AgentTimeoutError(AgentError, TimeoutError):

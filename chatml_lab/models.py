@@ -252,14 +252,20 @@ class GcReport:
     missing_worktrees: list[str] = field(default_factory=list)
     stale_snapshot_refs: list[str] = field(default_factory=list)
     half_made: list[str] = field(default_factory=list)
+    #: Branches with the session prefix that no session uses and that hold no unique commit.
+    orphan_branches: list[str] = field(default_factory=list)
+    #: What gc saw and leaves alone, with why: work it cannot prove is elsewhere, operations still
+    #: running, workspaces whose repository is missing; and interrupted operations it finished.
+    notes: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        """True when there was nothing to report."""
+        """True when there was nothing to collect."""
         return not (
             self.orphan_worktrees or self.missing_worktrees or self.stale_snapshot_refs or self.half_made
-        )
+            or self.orphan_branches
+        )  # fmt: skip
 
 
 class CheckStatus(_Choice):

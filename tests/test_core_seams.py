@@ -16,6 +16,7 @@ from chatml_lab.core.archiver import Archiver
 from chatml_lab.core.collector import Collector
 from chatml_lab.core.creator import Creator, NewSession
 from chatml_lab.core.manager import ChatML
+from chatml_lab.core.operations import Operations
 from chatml_lab.core.records import Records
 from chatml_lab.core.scripts import ScriptRunner
 from chatml_lab.core.settings import Settings
@@ -101,9 +102,10 @@ def test_collaborators_run_without_the_facade(store: Store, repo: Path, tmp_path
     agents = NoAgents(store)
     records = Records(store, workspaces, agents)
     scripts = ScriptRunner(store, config.script_timeout, steps.append)
-    creator = Creator(store, config, settings, workspaces, scripts, steps.append)
-    archiver = Archiver(store, records, workspaces, agents, scripts, steps.append)
-    collector = Collector(store, records, workspaces, settings)
+    operations = Operations(store, workspaces, steps.append)
+    creator = Creator(store, config, settings, workspaces, scripts, operations, steps.append)
+    archiver = Archiver(store, records, workspaces, agents, scripts, operations, steps.append)
+    collector = Collector(store, records, workspaces, settings, operations)
 
     rec = creator.create(NewSession(workspace=repo, name="Fix the login", priority="high"))
     assert (rec.name, rec.branch, rec.priority.value) == ("fix-the-login", "chatml/fix-the-login", "high")
@@ -148,8 +150,9 @@ def test_shipping_runs_without_the_facade(store: Store, repo: Path, origin: Path
     agents = IdleAgents(store)
     records = Records(store, workspaces, agents)
     scripts = ScriptRunner(store, config.script_timeout, steps.append)
-    creator = Creator(store, config, settings, workspaces, scripts, steps.append)
-    archiver = Archiver(store, records, workspaces, agents, scripts, steps.append)
+    operations = Operations(store, workspaces, steps.append)
+    creator = Creator(store, config, settings, workspaces, scripts, operations, steps.append)
+    archiver = Archiver(store, records, workspaces, agents, scripts, operations, steps.append)
     shipping = Shipping.build(
         store, config, settings, workspaces, records, agents, archiver.archive, steps.append
     )

@@ -117,6 +117,10 @@ def test_approve_and_deny_buttons_answer_pending_requests(cm: ChatML, repo: Path
         assert len(panel.approvals.children) == 2
         label, approve, _deny = panel.approvals.children[0].children
         assert "Bash: make" in label.value
+        approve.click()  # no runner holds the conversation: nobody would act on the answer (issue 8)
+        assert "nobody would act on the answer" in panel.banner.value
+        assert cm.store.pending_inbox(conv) == []
+        lease.claim(cm.store, conv, "test-token", stale_after=5.0)  # a runner starting: it will act
         approve.click()
         inbox = [(kind, data) for _, kind, data in cm.store.pending_inbox(conv)]
         assert ("approval", {"id": "r1", "approved": True}) in inbox

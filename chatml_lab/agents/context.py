@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import AgentError, AgentUnavailableError
+from ..errors import AgentError, AgentUnavailableError, option
 from ..events import EventType
 from ..models import PermissionMode, Workspace
 from ..storage.store import Store
@@ -38,7 +38,7 @@ def default_agent() -> str:
             return name
     raise AgentUnavailableError(
         "no agent is configured: set ANTHROPIC_API_KEY for `anthropic`, install `chatml-lab[claude-code]`"
-        " and log in for `claude-code`, or use agent='scripted' for the offline demo agent"
+        f" and log in for `claude-code`, or use {option('agent', 'scripted')} for the offline demo agent"
     )
 
 

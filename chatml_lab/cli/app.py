@@ -8,7 +8,10 @@ loads neither the demo, the doctor nor the agent commands. Errors are translated
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
 
 #: command → (module of :mod:`chatml_lab.cli` that defines it, help shown by ``chatml --help``).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "workspace": ("workspaces", "add, list or remove repositories"),
+    "workspace": ("workspaces", "add, list, re-point or remove repositories"),
     "new": ("sessions", "create a session"),
     "list": ("sessions", "the session table"),
     "show": ("sessions", "details of one session"),
@@ -56,8 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def progress(message: str) -> None:
-    """The manager's progress sink: steps for people watching a terminal, warnings for everyone."""
-    if sys.stderr.isatty() or message.startswith("warning:"):
+    """The manager's progress sink: steps for people watching a terminal; warnings and notes (an
+    interrupted operation finished, say) for everyone.
+    """
+    if sys.stderr.isatty() or message.startswith(("warning:", "note:")):
         print(f"… {message}", file=sys.stderr, flush=True)
 
 
@@ -108,12 +113,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.standalone(args))
         cm = _manager()
         try:
-            return int(args.func(cm, args))
+            code = int(args.func(cm, args))
         finally:
             cm.close()
+        sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is handled below
+        return code
     except ChatMLError as exc:
-        print(f"chatml: error: {exc}", file=sys.stderr)
+        # The one place the command line translates errors: one line, its own option syntax.
+        print(f"chatml: error: {exc.for_ui('cli')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("chatml: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `chatml list --json | head`: the reader is gone. Stop quietly, as a program killed by
+        # SIGPIPE would, and keep the interpreter's own flush at exit from failing again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE

@@ -32,6 +32,8 @@ def cmd_gc(cm: ChatML, args: argparse.Namespace) -> int:
 
 
 def _print_gc(report: GcReport) -> None:
+    for note in report.notes:
+        print(f"note: {note}")
     if report.empty:
         print("nothing to collect")
         return
@@ -43,6 +45,8 @@ def _print_gc(report: GcReport) -> None:
         print(f"stale snapshot ref: {ref}")
     for record in report.half_made:
         print(f"stale git worktree record: {record}")
+    for branch in report.orphan_branches:
+        print(f"orphan branch (no session, no unique commit): {branch}")
 
 
 def cmd_du(cm: ChatML, args: argparse.Namespace) -> int:

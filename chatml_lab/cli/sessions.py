@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from ..errors import ChatMLError
+from ..errors import ChatMLError, SessionArchivedError, SessionNotArchivedError, SessionNotFoundError
 from ..render.badges import label
 from ..render.table import LIST_COLUMNS, format_rows, human_bytes, json_rows
 
@@ -69,15 +69,29 @@ def cmd_show(cm: ChatML, args: argparse.Namespace) -> int:
 
 def cmd_set(cm: ChatML, args: argparse.Namespace) -> int:
     """``chatml set NAME``: change priority, task status, pin or name."""
-    session = cm.session(args.name)
     pinned = True if args.pin else (False if args.unpin else None)
-    if args.priority is None and args.status is None and pinned is None and args.rename is None:
-        raise ChatMLError("nothing to set: give --priority, --status, --pin/--unpin or --rename")
+    agent_args = (args.agent, args.model, args.permission_mode)
+    if (args.priority is None and args.status is None and pinned is None and args.rename is None
+            and all(a is None for a in agent_args)):  # fmt: skip
+        raise ChatMLError(
+            "nothing to set: give --priority, --status, --pin/--unpin, --rename, --agent, --model"
+            " or --permission-mode"
+        )
+    try:
+        session = cm.session(args.name)
+    except SessionNotFoundError:
+        done = cm.operations.last_done_named(args.name, "rename") if args.rename else None
+        if done is None or done.plan.get("name") != args.rename:
+            raise
+        # A rename to that name was killed half-way and has been finished since.
+        session = cm.session(done.session_id)
     rec = cm.update(
-        session.id, priority=args.priority, task_status=args.status, pinned=pinned, name=args.rename
-    )
+        session.id, priority=args.priority, task_status=args.status, pinned=pinned, name=args.rename,
+        agent=args.agent, model=args.model, permission_mode=args.permission_mode,
+    )  # fmt: skip
+    agent = f", agent {rec.agent_backend or '(default)'} ({label(rec.permission_mode)})"
     print(f"{rec.name}: priority {label(rec.priority)}, status {label(rec.task_status)},"
-          f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}")  # fmt: skip
+          f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}{agent}")  # fmt: skip
     return 0
 
 
@@ -95,25 +109,50 @@ def cmd_sync(cm: ChatML, args: argparse.Namespace) -> int:
 
 
 def cmd_archive(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml archive NAME``: snapshot work, remove the worktree, keep the branch."""
-    rec = cm.archive(cm.session(args.name).id, force=args.force)
+    """``chatml archive NAME``: snapshot work, remove the worktree, keep the branch.
+
+    Run again after it was done (a retry of a command that was killed), it says so and succeeds.
+    """
+    session = cm.session(args.name)
+    try:
+        rec = cm.archive(session.id, force=args.force)
+    except SessionArchivedError:
+        if cm.operations.last_done(session.id, "archive") is None:
+            raise
+        rec, already = cm.record(session.id), " (already)"
+    else:
+        already = ""
     kept = f", uncommitted work kept in {rec.snapshot_ref}" if rec.snapshot_ref else ""
-    print(f"archived {rec.name}: worktree removed, branch {rec.branch} kept{kept}")
+    print(f"archived{already} {rec.name}: worktree removed, branch {rec.branch} kept{kept}")
     return 0
 
 
 def cmd_unarchive(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml unarchive NAME``: recreate the worktree and restore the snapshot."""
-    rec = cm.unarchive(cm.session(args.name).id)
+    """``chatml unarchive NAME``: recreate the worktree and restore the snapshot (again: succeeds)."""
+    session = cm.session(args.name)
+    try:
+        rec = cm.unarchive(session.id)
+    except SessionNotArchivedError:
+        if cm.operations.last_done(session.id, "unarchive") is None:
+            raise
+        rec = cm.record(session.id)
     print(f"restored {rec.name} at {rec.worktree_path} on {rec.branch}")
     return 0
 
 
 def cmd_delete(cm: ChatML, args: argparse.Namespace) -> int:
     """``chatml delete NAME``: delete a session unless work would be lost (``--force`` keeps a ref)."""
-    session = cm.session(args.name)
-    name = session.name
-    kept = cm.delete(session.id, force=args.force)
+    try:
+        session = cm.session(args.name)
+    except SessionNotFoundError:
+        done = cm.operations.last_done_named(args.name, "delete")
+        if done is None:
+            raise
+        # Deleted already (a retry of a delete that was killed, say): the work is done.
+        name, kept = args.name, done.plan.get("keep")
+    else:
+        name = session.name
+        kept = cm.delete(session.id, force=args.force)
     print(f"deleted {name}" + (f"; its work is kept in {kept} until `chatml gc`" if kept else ""))
     return 0
 
@@ -174,6 +213,11 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
             pin.add_argument("--pin", action="store_true")
             pin.add_argument("--unpin", action="store_true")
             parser.add_argument("--rename")
+            parser.add_argument(
+                "--agent", help="the agent from its next start (scripted:PATH gives a script)"
+            )
+            parser.add_argument("--model")
+            parser.add_argument("--permission-mode", dest="permission_mode")
             parser.set_defaults(func=cmd_set)
         case "sync":
             parser.add_argument("name", nargs="?")

@@ -1,4 +1,4 @@
-"""``chatml workspace add|list|remove|set``: the repositories sessions are made from."""
+"""``chatml workspace add|list|set|remove``: the repositories sessions are made from."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def cmd_workspace(cm: ChatML, args: argparse.Namespace) -> int:
-    """``chatml workspace add PATH | list | remove NAME | set NAME --github-repo OWNER/NAME``."""
+    """``chatml workspace add PATH | list | set NAME [--path P] [--github-repo OWNER/NAME] | remove NAME``."""
     if args.ws_command == "add":
         ws = cm.add_workspace(args.path, name=args.name)
         print(f"added workspace {ws.name} ({ws.path}), default branch {ws.default_branch}"
@@ -27,6 +27,9 @@ def cmd_workspace(cm: ChatML, args: argparse.Namespace) -> int:
             print("no workspaces (add one with `chatml workspace add PATH`)")
         for w in [] if args.json else items:
             print(f"{w.name}\t{w.path}\t{w.default_branch}\t{w.remote or '-'}")
+    elif args.ws_command == "set":
+        ws = cm.update_workspace(args.workspace, path=args.path)
+        print(f"workspace {ws.name} is at {ws.path}")
     elif args.ws_command == "remove":
         ws = cm.workspace(args.workspace)
         cm.remove_workspace(args.workspace, force=args.force)
@@ -50,6 +53,9 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     ws_add.add_argument("--name")
     ws_list = ws_sub.add_parser("list", help="list workspaces")
     ws_list.add_argument("--json", action="store_true")
+    ws_set = ws_sub.add_parser("set", help="re-point a workspace at its repository after a move")
+    ws_set.add_argument("workspace")
+    ws_set.add_argument("--path", required=True, help="where the repository is now")
     ws_rm = ws_sub.add_parser("remove", help="forget a workspace (the repository is untouched)")
     ws_rm.add_argument("workspace")
     ws_rm.add_argument("--force", action="store_true")

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..agents import lease
-from ..errors import AgentTimeoutError, ApprovalNotFoundError, SessionArchivedError, SessionError
+from ..errors import (
+    AgentNotRunningError,
+    AgentTimeoutError,
+    ApprovalNotFoundError,
+    SessionArchivedError,
+    SessionError,
+    StoreUnwritableError,
+    command,
+)
 from ..events import Event, EventType
 from ..models import AgentState, Conversation, ConversationKind
 
@@ -110,9 +118,12 @@ class AgentControl:
         return conv.agent_state
 
     def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
-        changed = self.store.mark_crashed(
-            conversation_id, dead.token if dead is not None else None, only_from=WORKING
-        )
+        try:
+            changed = self.store.mark_crashed(
+                conversation_id, dead.token if dead is not None else None, only_from=WORKING
+            )
+        except StoreUnwritableError:  # a reading command on a read-only store: shown, not stored
+            return
         if changed:
             pid = f" (pid {dead.pid})" if dead and dead.pid else ""
             self.store.append_event(
@@ -194,6 +205,7 @@ class AgentControl:
         """
         from ..agents.context import resolve_agent
 
+        self.manager.operations.settle(session_id)
         rec = self.manager.record(session_id)
         if rec.archived:
             raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it before you send")
@@ -251,6 +263,17 @@ class AgentControl:
             ids = ", ".join(str(e.data["id"]) for e in pending)
             raise ApprovalNotFoundError(f"several approvals are pending ({ids}): name one")
         event = pending[0]
+        state = self.state(event.conversation_id)  # a runner that died is recorded as crashed here
+        if not self._served(event.conversation_id):
+            # The request lived in the dead runner's turn: a new runner starts from the stored
+            # history and would never see the answer. Say so instead of reporting success.
+            rec = self.manager.record(session_id)
+            resume = command(f'send {rec.name} "go on"', 'session.send("go on")')
+            raise AgentNotRunningError(
+                f"the agent of {rec.name!r} is {state.value}: the runner that asked request"
+                f" {event.data['id']} is gone, so nobody would act on the answer; send a message"
+                f" to resume the conversation ({resume})"
+            )
         data = {"id": event.data["id"], "approved": approved}
         if reason:
             data["reason"] = reason

@@ -1,11 +1,14 @@
 """Session creation (DESIGN §4): fetch, a worktree on a new branch, included files, setup scripts.
 
 Names are chosen and the worktree made under the repository's lock, so concurrent creations from
-several processes never collide; every step is undone when a later one fails.
+several processes never collide. The creation is a recorded operation (DESIGN §7): when it fails
+or its process is killed before the session's row is written, :meth:`Creator.settle` removes the
+worktree and the branch it made.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -14,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import ConfigError, InvalidArgumentError, InvalidNameError, SessionExistsError
+from ..errors import ConfigError, InvalidArgumentError, InvalidNameError, SessionExistsError, option
 from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import PermissionMode, Priority, SessionRecord, Workspace
+from ..storage.operations import Operation
 from ..storage.store import Store, new_id
 from . import naming, scripts
+from .operations import ROLLED_BACK, Operations, Outcome
 from .scripts import ScriptRunner
 from .settings import Settings, check_writable
+from .snapshots import fresh_work, snapshot_ref
 from .workspaces import Workspaces
-from .worktrees import copy_included
+from .worktrees import copy_included, read_head
 
 MAX_NAME_ATTEMPTS = 12
 
@@ -76,6 +82,7 @@ class Creator:
         settings: Settings,
         workspaces: Workspaces,
         script_runner: ScriptRunner,
+        operations: Operations,
         progress: Callable[[str], None],
     ) -> None:
         self.store = store
@@ -83,22 +90,19 @@ class Creator:
         self.settings = settings
         self.workspaces = workspaces
         self.scripts = script_runner
+        self.operations = operations
         self.progress = progress
+        operations.handle("create", self.settle)
 
     def create(self, request: NewSession) -> SessionRecord:
         """Create a session (see :meth:`ChatML.new_session`); the caller sends the prompt."""
         plan = self._plan(request)
-        repo = GitRepo(plan.ws.path)
+        repo = self.workspaces.repo(plan.ws)
         self.progress("creating worktree")
         with repo.lock():
             rec, task = self._create_locked(repo, plan, request)
-        try:
-            for warning in plan.warnings:
-                self.store.append_event(task, EventType.NOTICE, {"message": warning})
-            copy_included(repo, plan.ws.path, rec.worktree_path)
-        except BaseException:
-            self._rollback_create(repo, rec)
-            raise
+        for warning in plan.warnings:
+            self.store.append_event(task, EventType.NOTICE, {"message": warning})
         failed = self.scripts.run("setup", rec, plan.ws, task)
         if failed is not None:  # kept, not rolled back: the user needs the worktree to see why
             self.store.append_event(task, EventType.ERROR, {
@@ -109,16 +113,13 @@ class Creator:
 
     def _plan(self, request: NewSession) -> _Plan:
         """Check everything that can be checked before anything is made, then fetch."""
-        agent, options = request.agent, dict(request.agent_options or {})
-        if agent is not None and agent.startswith("scripted:"):
-            agent, script = "scripted", agent.split(":", 1)[1]
-            options["script"] = str(Path(script).expanduser().resolve())
+        agent, options = parse_agent(request.agent, request.agent_options)
         if agent is not None or request.prompt:
             from ..agents.context import resolve_agent
 
             agent = resolve_agent(agent)
         ws = self.workspaces.resolve(request.workspace)
-        repo = GitRepo(ws.path)
+        repo = self.workspaces.repo(ws)
         prio = Priority.parse(request.priority) if request.priority is not None else Priority.NONE
         mode = (
             PermissionMode.parse(request.permission_mode)
@@ -146,6 +147,8 @@ class Creator:
         check_writable(workspaces_dir)
         scripts.load_scripts(ws.path, "setup")  # a broken .chatml/config.json fails before anything is made
         warnings: list[str] = []
+        if request.name is not None and wanted != request.name:
+            warnings.append(f"name {request.name!r} became {wanted!r}")  # the UIs print it too
         if from_pr is not None:
             if not ws.remote:
                 raise InvalidArgumentError(f"workspace {ws.name!r} has no remote to fetch pull requests from")
@@ -184,7 +187,6 @@ class Creator:
                 break
         else:
             raise SessionExistsError(f"no free generated name after {MAX_NAME_ATTEMPTS} tries: give a name")
-        repo.add_worktree(path, branch, plan.start)
         now = time.time()
         rec = SessionRecord(
             id=new_id(), workspace_id=ws.id, name=name, branch=branch, worktree_path=path,
@@ -193,22 +195,61 @@ class Creator:
             permission_mode=plan.mode, pr_number=request.from_pr, auto_named=wanted is not None,
             agent_options=plan.agent_options,
         )  # fmt: skip
+        op = self.operations.begin(
+            "create", rec.id, ws.id, name, {"path": str(path), "branch": branch, "start": plan.start}
+        )
+        with self.operations.running(op, repo):
+            repo.add_worktree(path, branch, plan.start)
+            op = self.operations.step(op, "added")
+            copy_included(repo, ws.path, path)
+            return self.store.create_session(rec, self.config.port_start, self.config.port_block, op.id)
+
+    def settle(self, op: Operation, repo: GitRepo) -> Outcome:
+        """Undo a creation that did not finish: its worktree and branch go (nothing else was made).
+
+        A branch that gained commits meanwhile, or a worktree with files of its own, is kept.
+        """
+        path, branch, start = Path(op.plan["path"]), op.plan["branch"], op.plan["start"]
+        kept: list[str] = []
+        if read_head(path) is not None:
+            if fresh_work(repo, path):
+                ref = snapshot_ref(op.session_id, "create")
+                snapshot = repo.snapshot(path)
+                if snapshot:
+                    repo.create_ref(ref, snapshot)
+                    kept.append(f"its files in {ref}")
+            repo.remove_worktree(path)
+        else:
+            repo.run("worktree", "prune")
+            if path.exists():  # a checkout cut short (the path was free when the creation began)
+                shutil.rmtree(path)
+        tip = repo.resolve(f"refs/heads/{branch}")
+        if tip == start:
+            repo.delete_branch(branch)
+        elif tip is not None:
+            kept.append(f"branch {branch} (it has commits of its own)")
+        self.operations.finish(op, ROLLED_BACK)
+        note = f"; kept {', '.join(kept)}" if kept else ""
+        return Outcome(op, ROLLED_BACK, f"undid the unfinished creation of session {op.session_name}{note}")
+
+
+def parse_agent(
+    agent: str | None, options: dict[str, Any] | None = None
+) -> tuple[str | None, dict[str, Any]]:
+    """``scripted:PATH`` → ``("scripted", {"script": PATH})`` (the script checked now, not at the
+    first message); any other agent name is returned as it is.
+    """
+    found = dict(options or {})
+    if agent is not None and agent.startswith("scripted:"):
+        agent, script = "scripted", Path(agent.split(":", 1)[1]).expanduser().resolve()
         try:
-            return self.store.create_session(rec, self.config.port_start, self.config.port_block)
-        except BaseException:
-            self._undo_git(repo, path, branch)  # the lock is re-entrant: taking it again is safe
-            raise
-
-    def _undo_git(self, repo: GitRepo, path: Path, branch: str) -> None:
-        with repo.lock():
-            try:
-                repo.remove_worktree(path)
-            finally:
-                if repo.branch_exists(branch):
-                    repo.delete_branch(branch)
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-
-    def _rollback_create(self, repo: GitRepo, rec: SessionRecord) -> None:
-        self.store.delete_session(rec.id)
-        self._undo_git(repo, rec.worktree_path, rec.branch)
+            json.loads(script.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"the agent script {script} cannot be read ({exc.strerror or exc}): give the path of a"
+                f" script file, or {option('agent', 'scripted')} for the bundled demo script"
+            ) from None
+        except ValueError as exc:
+            raise InvalidArgumentError(f"the agent script {script} is not valid JSON ({exc})") from None
+        found["script"] = str(script)
+    return agent, found

@@ -15,10 +15,13 @@ from ..config import Config, default_data_dir
 from ..errors import (
     AmbiguousSessionError,
     GitError,
-    InvalidNameError,
+    OperationInProgressError,
+    RowGoneError,
     SessionArchivedError,
-    SessionExistsError,
     SessionNotFoundError,
+    StoreUnwritableError,
+    WorkspaceRepositoryMissingError,
+    WorktreeMissingError,
 )
 from ..gitops.repo import GitRepo
 from ..models import (
@@ -35,7 +38,9 @@ from . import naming
 from .archiver import Archiver
 from .collector import Collector
 from .creator import Creator, NewSession
+from .operations import Operations
 from .records import Records
+from .renamer import Renamer
 from .scripts import ScriptRunner
 from .settings import Settings
 from .ship_facade import ShipFacade
@@ -82,10 +87,31 @@ class ChatML(ShipFacade):
         self._workspaces = Workspaces(self.store, self.config, report)
         self.records = Records(self.store, self._workspaces, self.agents)
         scripts = ScriptRunner(self.store, self.config.script_timeout, report)
-        self.creator = Creator(self.store, self.config, self._settings, self._workspaces, scripts, report)
-        self.archiver = Archiver(self.store, self.records, self._workspaces, self.agents, scripts, report)
-        self.collector = Collector(self.store, self.records, self._workspaces, self._settings)
-        self.agents.reconcile()
+        self.operations = Operations(self.store, self._workspaces, report)
+        self.creator = Creator(
+            self.store, self.config, self._settings, self._workspaces, scripts, self.operations, report
+        )
+        self.archiver = Archiver(
+            self.store, self.records, self._workspaces, self.agents, scripts, self.operations, report
+        )
+        self.renamer = Renamer(self.store, self._workspaces, self.operations)
+        self.collector = Collector(
+            self.store, self.records, self._workspaces, self._settings, self.operations
+        )
+        self._start_up()
+
+    def _start_up(self) -> None:
+        """Make stored state true before anything reads it: runners that died are shown as crashed,
+        and operations a killed process left half-done are finished or undone (DESIGN §7). On a
+        store that cannot be written (read-only, a full disk) both wait for a writable one.
+        """
+        if self.store.read_only is not None:
+            return
+        try:
+            self.agents.reconcile()
+            self.operations.settle_all()
+        except StoreUnwritableError as exc:
+            self.progress(f"warning: {exc}")
 
     def _report(self, step: str) -> None:
         self.progress(step)
@@ -136,6 +162,20 @@ class ChatML(ShipFacade):
     def workspace(self, key: str | Path) -> Workspace:
         """A workspace by id, name or path (a path inside the repository works too)."""
         return self._workspaces.get(key)
+
+    def update_workspace(
+        self, key: str | Path, path: Path | str | None = None, github_repo: str | None = None
+    ) -> Workspace:
+        """Change a workspace; None leaves a field as it is.
+
+        ``path`` re-points it at its repository after the repository moved (the sessions' worktrees
+        are re-linked with ``git worktree repair``); ``github_repo="owner/name"`` names its GitHub
+        repository (``""`` clears it: back to the remote URL).
+        """
+        ws = self.workspace(key) if path is None else self._workspaces.set_path(key, path)
+        if github_repo is not None:
+            self.shipping.access.set_repo(ws, github_repo)
+        return self.workspace(ws.id)
 
     def remove_workspace(self, key: str | Path, force: bool = False) -> None:
         """Forget a workspace. Its repository, worktrees and branches stay on disk."""
@@ -226,8 +266,16 @@ class ChatML(ShipFacade):
         task_status: TaskStatus | str | None = None,
         pinned: bool | None = None,
         name: str | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        permission_mode: PermissionMode | str | None = None,
+        agent_options: dict[str, Any] | None = None,
     ) -> SessionRecord:
-        """Change priority, task status, pin, or name (the branch follows while it is unpushed)."""
+        """Change priority, task status, pin, name (the branch follows while it is unpushed), or the
+        agent: its backend (``scripted:PATH`` gives a script), model and permission mode, used from
+        the agent's next start.
+        """
+        self.operations.settle(session_id, refuse_live=name is not None)
         rec = self.record(session_id)
         changes: SessionChanges = {}
         if priority is not None:
@@ -236,33 +284,36 @@ class ChatML(ShipFacade):
             changes["task_status"] = TaskStatus.parse(task_status).value
         if pinned is not None:
             changes["pinned"] = bool(pinned)
+        if agent is not None or agent_options is not None:
+            changes.update(self._agent_changes(rec, agent, agent_options))
+        if model is not None:
+            changes["model"] = model or None
+        if permission_mode is not None:
+            changes["permission_mode"] = PermissionMode.parse(permission_mode).value
         if name is not None and naming.slugify(name) != rec.name:
             if rec.archived:
                 raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it to rename it")
-            changes.update(self._rename(rec, naming.slugify(name)))
-        if changes:
+            self.renamer.rename(rec, naming.slugify(name), changes)
+        elif changes:
             self.store.update_session(session_id, **changes)
         if task_status is not None:  # automatic moves (PR opened/merged) yield to the user's hand
             self.store.note_status_by_hand(session_id)
         return self.record(session_id)
 
-    def _rename(self, rec: SessionRecord, new: str) -> SessionChanges:
-        ws = self.workspace(rec.workspace_id)
-        repo = GitRepo(ws.path)
-        if any(s.name == new for s in self.store.sessions(True, ws.id)):
-            raise SessionExistsError(f"session name {new!r} is taken in workspace {ws.name!r}")
-        pushed = bool(ws.remote and repo.resolve(f"refs/remotes/{ws.remote}/{rec.branch}"))
-        if pushed:
-            return {"name": new}
-        prefix = rec.branch.rsplit("/", 1)[0] + "/" if "/" in rec.branch else ""
-        branch = prefix + new
-        if not repo.valid_branch_name(branch):
-            raise InvalidNameError(f"git refuses {branch!r} as a branch name: choose another")
-        with repo.lock():
-            if repo.branch_exists(branch):
-                raise SessionExistsError(f"branch {branch!r} already exists: choose another name")
-            repo.rename_branch(rec.branch, branch)
-        return {"name": new, "branch": branch}
+    def _agent_changes(
+        self, rec: SessionRecord, agent: str | None, options: dict[str, Any] | None
+    ) -> SessionChanges:
+        """The columns that give the session another agent (checked: it must be able to run here)."""
+        from ..agents.context import resolve_agent
+        from .creator import parse_agent
+
+        name, found = parse_agent(agent, {**rec.agent_options, **(options or {})})
+        changes: SessionChanges = {"agent_options": found}
+        if agent is not None:
+            if "script" in rec.agent_options and not (agent or "").startswith("scripted:"):
+                found.pop("script", None)  # a script belongs to the scripted agent that was given it
+            changes["agent_backend"] = resolve_agent(name)
+        return changes
 
     def sync(self, session_id: str, fetch: bool = True, background: bool = False) -> SessionRecord:
         """Fetch and store ahead/behind against ``origin/<default>``.
@@ -270,6 +321,16 @@ class ChatML(ShipFacade):
         A sync asked for by a person fetches now; ``background=True`` (pollers) fetches at most
         once per ``fetch_throttle`` seconds per workspace.
         """
+        self.operations.settle(session_id)
+        rec = self.record(session_id)
+        try:
+            return self._sync(session_id, fetch, background)
+        except RowGoneError:
+            raise SessionNotFoundError(
+                f"session {rec.name!r} was deleted by another process while it was synced"
+            ) from None
+
+    def _sync(self, session_id: str, fetch: bool, background: bool) -> SessionRecord:
         rec, ws, repo = self.records.live(session_id, "sync it")
         error = self._workspaces.fetch(repo, ws, force=not background) if fetch else None
         if error:
@@ -291,10 +352,16 @@ class ChatML(ShipFacade):
         done: list[SessionRecord] = []
         fetched: set[str] = set()
         for rec in self.records.reconciled(include_archived=False):
-            if read_head(rec.worktree_path) is not None:
+            try:
+                self._workspaces.repo(self.workspace(rec.workspace_id))
+                if read_head(rec.worktree_path) is None:
+                    raise WorktreeMissingError(rec.health)
                 first = rec.workspace_id not in fetched
                 fetched.add(rec.workspace_id)
                 done.append(self.sync(rec.id, fetch=first, background=background))
+            except (WorkspaceRepositoryMissingError, WorktreeMissingError, SessionNotFoundError,
+                    OperationInProgressError) as exc:  # fmt: skip
+                self.progress(f"warning: skipped {rec.name}: {exc}")
         return done
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:

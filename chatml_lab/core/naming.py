@@ -37,15 +37,22 @@ def generated_name(attempt: int = 0) -> str:
 def slugify(text: str) -> str:
     """Lower-case ASCII words joined by ``-``; unicode is folded to its closest ASCII.
 
-    Raises :class:`InvalidNameError` when nothing usable remains.
+    Raises :class:`InvalidNameError` when nothing usable remains, or when ``text`` holds a control
+    character (a NUL, an escape): those come from a bug upstream, never from a name someone chose.
     """
+    for char in text:
+        if char not in "\t\n\r" and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
+            raise InvalidNameError(
+                f"name {text!r} contains the control character U+{ord(char):04X}:"
+                " use letters, digits, dots and dashes (like 'fix-login')"
+            )
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9._-]+", "-", folded.lower())
     slug = re.sub(r"-{2,}", "-", slug)
     slug = re.sub(r"\.{2,}", ".", slug).strip("-._")
     slug = slug[:MAX_LENGTH].strip("-._")
     if slug.endswith(".lock"):
-        slug = slug[: -len(".lock")]
+        slug = slug[: -len(".lock")].strip("-._")
     if not slug:
         raise InvalidNameError(
             f"name {text!r} has no letters or digits usable in a branch name: use a name like 'fix-login'"

@@ -6,14 +6,16 @@ record's ``health`` (and a ``notice`` event), never crashed on.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import GitError, SessionArchivedError, SessionNotFoundError
+from ..errors import GitError, RowGoneError, SessionArchivedError, SessionNotFoundError, StoreUnwritableError
 from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import Conversation, SessionChanges, SessionRecord, Workspace
 from ..storage.store import Store
+from .operations import describe
 from .workspaces import Workspaces
 from .worktrees import read_head
 
@@ -56,7 +58,7 @@ class Records:
                 f"session {rec.name!r} is archived: `chatml unarchive {rec.name}` before you {action}"
             )
         ws = self.workspaces.get(rec.workspace_id)
-        return rec, ws, GitRepo(ws.path)
+        return rec, ws, self.workspaces.repo(ws)
 
     def notice(self, session_id: str, message: str) -> None:
         """Record a ``notice`` event in the session's task conversation."""
@@ -65,12 +67,19 @@ class Records:
 
     def reconcile(self, rec: SessionRecord) -> SessionRecord:
         """Compare a record with git and record what was changed by hand (no exception)."""
+        pending = self.store.open_operations(rec.id)
+        if pending:  # git and the row are allowed to disagree until the operation closes
+            return replace(rec, health=describe(pending[0]))
         if rec.archived:
             return rec
         health = "ok"
         updates: SessionChanges = {}
         head = read_head(rec.worktree_path)
-        if head is None:
+        ws = self.store.workspace(rec.workspace_id)
+        if ws is not None and not ws.path.exists():
+            health = f"the repository of workspace {ws.name!r} is missing ({ws.path})"
+            head = None
+        elif head is None:
             moved = self._find_moved(rec)
             if moved is not None:
                 updates["worktree_path"] = moved
@@ -91,9 +100,14 @@ class Records:
         if health != rec.health or updates:
             # The user changed nothing: updated_at (the table's "most recent" order) stays.
             updates["health"], updates["updated_at"] = health, rec.updated_at
-            self.store.update_session(rec.id, **updates)
-            if health != "ok":
-                self.notice(rec.id, health)
+            try:
+                self.store.update_session(rec.id, **updates)
+                if health != "ok":
+                    self.notice(rec.id, health)
+            except StoreUnwritableError:  # a reading command on a read-only store: show, do not store
+                return replace(rec, health=health)
+            except RowGoneError:  # deleted by another process meanwhile
+                return rec
             return self.get(rec.id)
         return rec
 

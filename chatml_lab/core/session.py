@@ -9,6 +9,7 @@ from ..events import Event
 from ..models import (
     Conversation,
     Finding,
+    PermissionMode,
     Priority,
     PullRequestLink,
     PullRequestState,
@@ -66,9 +67,15 @@ class Session:
         task_status: TaskStatus | str | None = None,
         pinned: bool | None = None,
         name: str | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        permission_mode: PermissionMode | str | None = None,
     ) -> Session:
-        """Change priority, task status, pin or name."""
-        self._manager.update(self.id, priority=priority, task_status=task_status, pinned=pinned, name=name)
+        """Change priority, task status, pin, name, or the agent (backend, model, permission mode)."""
+        self._manager.update(
+            self.id, priority=priority, task_status=task_status, pinned=pinned, name=name, agent=agent,
+            model=model, permission_mode=permission_mode,
+        )  # fmt: skip
         return self
 
     def pin(self) -> Session:

@@ -75,13 +75,6 @@ class ShipFacade:
 
     # -- workspaces -----------------------------------------------------------------------------
 
-    def update_workspace(self, key: str | Path, github_repo: str | None = None) -> Workspace:
-        """Change a workspace: ``github_repo="owner/name"`` (``""`` clears it: back to the remote URL)."""
-        ws = self._workspaces.get(key)
-        if github_repo is not None:
-            self.shipping.access.set_repo(ws, github_repo)
-        return self._workspaces.get(ws.id)
-
     def github_repo(self, key: str | Path) -> str | None:
         """The workspace's GitHub ``owner/name`` (set, or from its remote URL), or None."""
         return self.shipping.github_repo_name(self._workspaces.get(key))

@@ -12,7 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Config
-from ..errors import NotARepositoryError, WorkspaceExistsError, WorkspaceNotFoundError, WorkWouldBeLostError
+from ..errors import (
+    GitError,
+    NotARepositoryError,
+    WorkspaceExistsError,
+    WorkspaceNotFoundError,
+    WorkspaceRepositoryMissingError,
+    WorkWouldBeLostError,
+    command,
+    option,
+)
 from ..gitops.repo import GitRepo
 from ..models import Workspace
 from ..storage.store import Store, new_id
@@ -59,6 +68,49 @@ class Workspaces:
         self.store.add_workspace(ws)
         return ws
 
+    def repo(self, ws: Workspace) -> GitRepo:
+        """The workspace's repository; a clear error when it was deleted or moved away."""
+        problem = None
+        if not ws.path.exists():
+            problem = f"{ws.path} does not exist"
+        else:
+            try:
+                return GitRepo(ws.path)
+            except NotARepositoryError:
+                problem = f"{ws.path} is not a git repository any more"
+        remove = command(
+            f"workspace remove {ws.name} --force", f'cm.remove_workspace("{ws.name}", force=True)'
+        )
+        repoint = command(
+            f"workspace set {ws.name} --path NEW", f'cm.update_workspace("{ws.name}", path=NEW)'
+        )
+        raise WorkspaceRepositoryMissingError(
+            f"the repository of workspace {ws.name!r} is missing ({problem}): re-point it with {repoint}"
+            f" if it moved, or forget it with {remove}"
+        )
+
+    def set_path(self, key: str | Path, path: Path | str) -> Workspace:
+        """Point a workspace at its repository's new place (after the repository was moved).
+
+        The sessions' worktrees are re-linked to it (``git worktree repair``).
+        """
+        ws = self.get(key)
+        repo = GitRepo(path)
+        existing = self.store.workspace(str(repo.root))
+        if existing is not None and existing.id != ws.id:
+            raise WorkspaceExistsError(f"{repo.root} is already the workspace {existing.name!r}")
+        with repo.lock():
+            self.store.update_workspace(ws.id, path=repo.root)
+            worktrees = [
+                str(s.worktree_path) for s in self.store.sessions(False, ws.id) if s.worktree_path.exists()
+            ]
+            if worktrees:
+                try:
+                    repo.run("worktree", "repair", *worktrees)
+                except GitError as exc:
+                    self.progress(f"warning: could not re-link the session worktrees to {repo.root}: {exc}")
+        return self.get(ws.id)
+
     def all(self) -> list[Workspace]:
         """Registered workspaces by name."""
         return self.store.workspaces()
@@ -93,7 +145,7 @@ class Workspaces:
         if live and not force:
             raise WorkWouldBeLostError(
                 f"workspace {ws.name!r} still has {len(live)} session(s): delete or archive them first,"
-                " or pass force (their worktrees and branches stay on disk)"
+                f" or remove it with {option('force')} (their worktrees and branches stay on disk)"
             )
         self.store.remove_workspace(ws.id)
 

@@ -7,6 +7,7 @@ processes or two threads never run mutating git commands on one repository at on
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -125,13 +126,15 @@ class GitRepo:
 
         Re-entrant: code that holds the lock may call code that takes it again.
         """
+        # Keyed by pid too: a forked child gets locks of its own (filelock refuses inherited ones).
+        key = f"{os.getpid()}:{self.common_dir}"
         with _LOCKS_GUARD:
-            pair = _LOCKS.get(str(self.common_dir))
+            pair = _LOCKS.get(key)
             if pair is None:
                 from filelock import FileLock  # here: commands that only read never pay its import
 
                 pair = threading.RLock(), FileLock(self.lock_path)
-                _LOCKS[str(self.common_dir)] = pair
+                _LOCKS[key] = pair
         thread_lock, file_lock = pair
         with thread_lock, file_lock:
             yield
@@ -203,6 +206,43 @@ class GitRepo:
         """Point ``ref`` at ``sha``."""
         self.run("update-ref", ref, sha)
 
+    def create_ref(self, ref: str, sha: str) -> None:
+        """Create ``ref`` at ``sha``; never move an existing ref (the same value again is a no-op).
+
+        Snapshot refs get unique names and are written once: a retried step finds its own ref.
+        """
+        try:
+            self.run("update-ref", ref, sha, "0" * 40)  # the all-zero old value: only if absent
+        except GitError:
+            current = self.resolve(ref)
+            if current == sha:
+                return
+            if current is not None:
+                raise GitError(f"{ref} already exists at {current[:12]}: it is never overwritten") from None
+            raise
+
+    def tree_of(self, rev: str) -> str | None:
+        """The tree id of a commit (None when ``rev`` names none)."""
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{tree}}").strip() or None
+        except GitError:
+            return None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when ``ancestor`` is reachable from ``descendant`` (or is it)."""
+        try:
+            self.run("merge-base", "--is-ancestor", ancestor, descendant)
+        except GitError:
+            return False
+        return True
+
+    def join_commits(self, tips: list[str], message: str) -> str:
+        """A commit whose parents are ``tips`` (with the first one's tree): one ref reaching them all."""
+        tree = self.run("rev-parse", f"{tips[0]}^{{tree}}").strip()
+        args = [arg for tip in tips for arg in ("-p", tip)]
+        env = {**os.environ, **_SNAPSHOT_IDENTITY}
+        return self._git_env(self.root, env, "commit-tree", tree, *args, "-m", message).strip()
+
     def delete_ref(self, ref: str) -> None:
         """Delete ``ref``."""
         self.run("update-ref", "-d", ref)
@@ -273,10 +313,13 @@ class GitRepo:
         self.run("worktree", "add", "--quiet", str(path), branch)
 
     def remove_worktree(self, path: Path) -> None:
-        """Remove a worktree whose content is already safe (snapshotted or clean)."""
+        """Remove a worktree whose content is already safe (snapshotted or clean); forget git's
+        record of one whose directory is already gone.
+        """
         if path.exists():
-            self.run("worktree", "remove", "--force", str(path))
-        self.run("worktree", "prune")
+            self.run("worktree", "remove", "--force", str(path))  # its record goes with it
+        else:
+            self.run("worktree", "prune")
 
     def delete_branch(self, branch: str) -> None:
         """Delete a local branch, merged or not (callers keep a snapshot first)."""
@@ -294,13 +337,25 @@ class GitRepo:
 
     def operation_in_progress(self, worktree: Path) -> str | None:
         """``merge``, ``rebase``, ``cherry-pick`` or ``revert`` when one is under way in a worktree."""
-        gitdir = Path(self.run("rev-parse", "--absolute-git-dir", cwd=worktree).strip())
+        gitdir = self.git_dir_of(worktree)
         markers = (("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase"),
                    ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"))  # fmt: skip
         for marker, name in markers:
             if (gitdir / marker).exists():
                 return name
         return None
+
+    def git_dir_of(self, worktree: Path) -> Path:
+        """A worktree's own git dir (its HEAD and index live there), read from its ``.git`` file."""
+        dot_git = worktree / ".git"
+        try:
+            pointer = dot_git.read_text(encoding="utf-8").strip() if dot_git.is_file() else ""
+        except OSError:
+            pointer = ""
+        if pointer.startswith("gitdir:"):
+            gitdir = Path(pointer.removeprefix("gitdir:").strip())
+            return gitdir if gitdir.is_absolute() else (worktree / gitdir).resolve()
+        return Path(self.run("rev-parse", "--absolute-git-dir", cwd=worktree).strip())
 
     def is_dirty(self, worktree: Path) -> bool:
         """True when the worktree has changes or untracked files."""
@@ -349,37 +404,53 @@ class GitRepo:
         index_commit = self._git_env(
             worktree, identity, "commit-tree", index_tree, "-p", head, "-m", "chatml index snapshot"
         ).strip()
-        index_file = self.run("rev-parse", "--git-path", "index", cwd=worktree).strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            scratch = Path(tmp) / "index"
-            source = Path(index_file) if Path(index_file).is_absolute() else worktree / index_file
-            shutil.copyfile(source, scratch)
-            env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
-            self._git_env(worktree, env, "add", "--all", "--", ".")
-            if extra_ignored:
-                self._git_env(worktree, env, "add", "--force", "--", *extra_ignored)
-            tree = self._git_env(worktree, env, "write-tree").strip()
+        tree = self.worktree_tree(worktree, extra_ignored)
         commit = self._git_env(
             worktree, identity, "commit-tree", tree, "-p", head, "-p", index_commit, "-m",
             "chatml worktree snapshot",
         ).strip()  # fmt: skip
         return commit
 
+    def worktree_tree(self, worktree: Path, extra_ignored: list[str] | None = None) -> str:
+        """The tree of everything in a worktree (tracked, untracked and ``extra_ignored`` files),
+        written through a scratch index so the worktree's own index is untouched.
+        """
+        source = self.git_dir_of(worktree) / "index"
+        with tempfile.TemporaryDirectory() as tmp:
+            scratch = Path(tmp) / "index"
+            if source.exists():
+                shutil.copyfile(source, scratch)
+            env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
+            self._git_env(worktree, env, "add", "--all", "--", ".")
+            if extra_ignored:
+                self._git_env(worktree, env, "add", "--force", "--", *extra_ignored)
+            return self._git_env(worktree, env, "write-tree").strip()
+
     def _git_env(self, cwd: Path, env: dict[str, str], *args: str) -> str:
         proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            lines = proc.stderr.strip().splitlines()
+            why = (
+                lines[-1].removeprefix("fatal: ").removeprefix("error: ")
+                if lines
+                else f"exit {proc.returncode}"
+            )
+            raise GitError(f"git {args[0]} failed: {why}")
         return proc.stdout
 
-    def restore(self, worktree: Path, snapshot: str) -> None:
-        """Put a :meth:`snapshot` back into a worktree checked out at the snapshot's first parent.
+    def restore(self, worktree: Path, snapshot: str, merge: bool = True) -> bool:
+        """Put a :meth:`snapshot` back into a worktree checked out at the snapshot's first parent
+        (again and again: every file is written from the snapshot). Returns True.
 
         When the branch has moved since (commits made elsewhere while archived), the snapshot's
         changes are merged onto the new tip instead, as ``git stash apply --index`` does with a
-        stash-shaped commit (applying a commit by id leaves the shared ``refs/stash`` alone).
+        stash-shaped commit (applying a commit by id leaves the shared ``refs/stash`` alone), and
+        False is returned; with ``merge`` False nothing is done in that case.
         """
         head = self.run("rev-parse", "HEAD", cwd=worktree).strip()
         if head != self.run("rev-parse", f"{snapshot}^1", cwd=worktree).strip():
+            if not merge:
+                return False
             try:
                 self.run("stash", "apply", "--index", "--quiet", snapshot, cwd=worktree)
             except GitError:
@@ -387,7 +458,7 @@ class GitRepo:
                     f"the branch moved since the snapshot {snapshot[:12]} was taken and its changes conflict"
                     f" with the new commits: check out the branch and run `git stash apply --index {snapshot}`"
                 ) from None
-            return
+            return False
         index_tree = self.run("rev-parse", f"{snapshot}^2^{{tree}}", cwd=worktree).strip()
         deleted = self.run(
             "diff", "--name-only", "--no-renames", "--diff-filter=D", "-z", "HEAD", snapshot, cwd=worktree
@@ -399,6 +470,35 @@ class GitRepo:
         self.run("read-tree", f"{snapshot}^{{tree}}", cwd=worktree)
         self.run("checkout-index", "--all", "--force", cwd=worktree)
         self.run("read-tree", index_tree, cwd=worktree)
+        return True
+
+    def missing_from(self, worktree: Path, commit: str) -> list[str]:
+        """Files of ``commit``'s tree that the worktree does not hold byte for byte (symlinks by
+        target): empty when every file of a snapshot came back. Hashed here; git is asked only
+        about files that differ, in case a filter (line endings, say) explains the difference.
+        """
+        listing = self.run("ls-tree", "-r", "-z", commit)
+        differ: dict[str, str] = {}
+        for item in filter(None, listing.split("\0")):
+            meta, rel = item.split("\t", 1)
+            mode, kind, blob = meta.split()
+            if kind != "blob":
+                continue
+            path = worktree / rel
+            try:
+                data = os.readlink(path).encode() if mode == "120000" else path.read_bytes()
+            except OSError:
+                differ[rel] = blob
+                continue
+            if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() != blob:
+                differ[rel] = blob
+        present = [rel for rel in differ if (worktree / rel).is_file() and not (worktree / rel).is_symlink()]
+        if present:
+            hashed = self.run("hash-object", "--", *present, cwd=worktree).split()
+            for rel, blob in zip(present, hashed, strict=True):
+                if differ[rel] == blob:
+                    del differ[rel]
+        return sorted(differ)
 
     # -- .worktreeinclude -----------------------------------------------------------------------
 

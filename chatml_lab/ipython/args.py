@@ -65,13 +65,18 @@ class Send:
 
 @dataclass(frozen=True)
 class Set:
-    """``set NAME [--priority P] [--status S] [--pin|--unpin] [--rename NEW]``."""
+    """``set NAME [--priority P] [--status S] [--pin|--unpin] [--rename NEW] [--agent A] [--model M]
+    [--permission-mode M]``.
+    """
 
     name: str
     priority: Priority | None = None
     status: TaskStatus | None = None
     pinned: bool | None = None
     rename: str | None = None
+    agent: str | None = None
+    model: str | None = None
+    permission_mode: PermissionMode | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,9 @@ def _set_parser() -> _Parser:
     pin.add_argument("--pin", action="store_true")
     pin.add_argument("--unpin", action="store_true")
     p.add_argument("--rename", metavar="NEW_NAME")
+    p.add_argument("--agent", metavar="NAME")
+    p.add_argument("--model", metavar="MODEL")
+    p.add_argument("--permission-mode", dest="permission_mode", metavar="{default,accept_edits,bypass,plan}")
     return p
 
 
@@ -315,7 +323,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[], _Parser]]] = {
     "dashboard": ("the live session dashboard", lambda: _simple("dashboard")),
     "chat": ("the chat panel of a session", lambda: _name_only("chat")),
     "send": ("send a message to a session's agent", _send_parser),
-    "set": ("change priority, status, pin or name", _set_parser),
+    "set": ("change priority, status, pin, name or agent", _set_parser),
     "sync": ("fetch and count ahead/behind (one session or all)", _sync_parser),
     "archive": ("snapshot work, remove the worktree, keep the branch", lambda: _simple("archive", ("--force",), "name")),
     "unarchive": ("recreate an archived session's worktree", lambda: _name_only("unarchive")),
@@ -406,13 +414,16 @@ def _build(sub: str, ns: argparse.Namespace, parser: _Parser) -> Command:
         )  # fmt: skip
     if sub == "set":
         pinned = True if ns.pin else (False if ns.unpin else None)
-        if ns.priority is None and ns.status is None and pinned is None and ns.rename is None:
+        given = (ns.priority, ns.status, pinned, ns.rename, ns.agent, ns.model, ns.permission_mode)
+        if all(value is None for value in given):
             raise InvalidArgumentError(
-                "nothing to set: give --priority, --status, --pin/--unpin or --rename" + hint
+                "nothing to set: give --priority, --status, --pin/--unpin, --rename, --agent, --model"
+                " or --permission-mode" + hint
             )
         return Set(
             name=ns.name, priority=_choice(Priority.parse, ns.priority),
             status=_choice(TaskStatus.parse, ns.status), pinned=pinned, rename=ns.rename,
+            agent=ns.agent, model=ns.model, permission_mode=_choice(PermissionMode.parse, ns.permission_mode),
         )  # fmt: skip
     if sub == "sync":
         if ns.all and ns.name:

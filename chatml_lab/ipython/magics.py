@@ -78,8 +78,8 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
                 return self.run_cell(a.parse_cell(line, cell))
             return self.run(a.parse(line))
         except ChatMLError as exc:
-            # The one place errors are translated: one line, no traceback.
-            print(f"chatml: error: {exc}", file=sys.stderr, flush=True)
+            # The one place errors are translated: one line, no traceback, the magic's own syntax.
+            print(f"chatml: error: {exc.for_ui('cli')}", file=sys.stderr, flush=True)
             return None
         finally:
             self.progress.end()
@@ -181,11 +181,13 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
     def _set(self, cmd: a.Set) -> None:
         session = self._session(cmd.name)
         rec = self.manager.update(
-            session.id, priority=cmd.priority, task_status=cmd.status, pinned=cmd.pinned, name=cmd.rename
-        )
+            session.id, priority=cmd.priority, task_status=cmd.status, pinned=cmd.pinned, name=cmd.rename,
+            agent=cmd.agent, model=cmd.model, permission_mode=cmd.permission_mode,
+        )  # fmt: skip
         _say(
             f"{rec.name}: priority {label(rec.priority)}, status {label(rec.task_status)},"
-            f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch}"
+            f" {'pinned' if rec.pinned else 'not pinned'}, branch {rec.branch},"
+            f" agent {rec.agent_backend or '(default)'} ({label(rec.permission_mode)})"
         )
 
     def _sync(self, cmd: a.Sync) -> None:

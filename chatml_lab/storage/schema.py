@@ -184,4 +184,26 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX scorecards_session ON scorecards(session_id);
     """,
+    # 5: the operation journal of DESIGN §7 (storage/operations.py). No foreign key: a create's row
+    # comes before its session's, and a delete's outlives it.
+    """
+    CREATE TABLE operations (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        session_id    TEXT NOT NULL,
+        workspace_id  TEXT NOT NULL,
+        session_name  TEXT NOT NULL,
+        plan          TEXT NOT NULL,
+        step          TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'open',
+        pid           INTEGER NOT NULL,
+        pid_started   REAL NOT NULL,
+        started_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL,
+        finished_at   REAL,
+        note          TEXT
+    );
+    CREATE INDEX operations_state ON operations(state, session_id);
+    CREATE INDEX operations_session ON operations(session_id, kind);
+    """,
 ]

@@ -29,16 +29,9 @@ from .etags import EtagRows
 from .findings import FindingRows
 from .inbox import InboxRows
 from .leases import LeaseRows
+from .operations import OperationRows, change_session, close_operation
 from .prs import PullRequestRows
 from .updates import BranchUpdateRows
-
-_SESSION_COLUMNS = {
-    "name", "branch", "worktree_path", "base_ref", "base_commit", "updated_at", "priority",
-    "task_status", "pinned", "archived", "archive_summary", "archive_summary_state", "snapshot_ref",
-    "pr_status", "pr_number", "pr_url", "auto_named", "agent_backend", "model", "permission_mode",
-    "cost_usd", "input_tokens", "output_tokens", "ahead", "behind", "drift_checked_at", "health",
-    "agent_options",
-}  # fmt: skip
 
 
 def new_id() -> str:
@@ -119,12 +112,12 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows):
+class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
-    The inbox and lease rows live in their own modules (:mod:`.inbox`, :mod:`.leases`), as do the
-    pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`) and the review findings
-    (:mod:`.findings`).
+    The inbox, lease and operation rows live in their own modules (:mod:`.inbox`, :mod:`.leases`,
+    :mod:`.operations`), as do the pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`)
+    and the review findings (:mod:`.findings`).
     """
 
     # -- workspaces -----------------------------------------------------------------------------
@@ -144,12 +137,13 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
 
     def update_workspace(self, workspace_id: str, **fields: Any) -> None:
         """Set columns of one workspace."""
-        allowed = {"name", "default_branch", "remote", "branch_prefix", "last_fetch_at"}
+        allowed = {"name", "path", "default_branch", "remote", "branch_prefix", "last_fetch_at"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"not workspace columns: {bad}")
+        values = [str(v) if isinstance(v, Path) else v for v in fields.values()]
         sets = ", ".join(f"{k} = ?" for k in fields)
-        self.execute(f"UPDATE workspaces SET {sets} WHERE id = ?", (*fields.values(), workspace_id))
+        self.execute(f"UPDATE workspaces SET {sets} WHERE id = ?", (*values, workspace_id))
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -197,16 +191,8 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
 
     def update_session(self, session_id: str, **fields: Unpack[SessionChanges]) -> None:
         """Set columns of one session and bump ``updated_at`` unless given."""
-        bad = set(fields) - _SESSION_COLUMNS
-        if bad:
-            raise ValueError(f"not session columns: {bad}")
-        fields.setdefault("updated_at", time.time())
-        values = [
-            str(v) if isinstance(v, Path) else json.dumps(v) if isinstance(v, dict) else v
-            for v in fields.values()
-        ]
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*values, session_id))
+        with self._transaction() as conn:
+            change_session(conn, session_id, fields)
 
     def add_usage(
         self, session_id: str, input_tokens: int, output_tokens: int, cost_usd: float | None
@@ -367,17 +353,21 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
                 ) from None
 
     def create_session(
-        self, rec: SessionRecord, port_start: int, port_block: int
+        self, rec: SessionRecord, port_start: int, port_block: int, operation_id: str | None = None
     ) -> tuple[SessionRecord, str]:
         """Insert a session on the lowest free port block, with its task conversation, atomically.
 
-        Returns the record as stored (its ``port_base`` set) and the task conversation's id.
+        ``operation_id`` names the ``create`` operation this insert finishes: it is closed in the
+        same transaction. Returns the record as stored (its ``port_base`` set) and the task
+        conversation's id.
         """
         try:
             with self._transaction() as conn:
                 rec = replace(rec, port_base=self.free_port_base(conn, port_start, port_block))
                 self.insert_session(conn, rec)
                 task = self.insert_conversation(conn, rec.id, ConversationKind.TASK, "Task")
-        except sqlite3.Error as exc:
-            raise StorageError(f"could not record session {rec.name!r} in {self.path}: {exc}") from exc
+                if operation_id is not None:
+                    close_operation(conn, operation_id, "done")
+        except StorageError as exc:
+            raise type(exc)(f"could not record session {rec.name!r}: {exc}") from exc
         return rec, task
