@@ -69,7 +69,9 @@ def run(quick: bool) -> list[Figure]:
         def fetch() -> float:
             return time_call(lambda: git(repo, "fetch", "--quiet", "--no-tags", "origin"))
 
-        figures.append(Figure(SUITE, "git fetch of the workspace (apart)", "s", [fetch() for _ in range(rounds)]))
+        figures.append(
+            Figure(SUITE, "git fetch of the workspace (apart)", "s", [fetch() for _ in range(rounds)])
+        )
 
         chatml = Path(sys.executable).parent / "chatml"
         cli = [str(chatml)] if chatml.exists() else [sys.executable, "-m", "chatml_lab.cli"]
@@ -84,7 +86,9 @@ def run(quick: bool) -> list[Figure]:
             return took
 
         base, subj = interleave(max(3, rounds // 2), bare, cli_new)
-        figures.append(Figure(SUITE, "chatml new (subprocess, with fetch)", "s", subj, "git worktree add -b", base))
+        figures.append(
+            Figure(SUITE, "chatml new (subprocess, with fetch)", "s", subj, "git worktree add -b", base)
+        )
 
         with counting_git(root) as log:
             calls(log)

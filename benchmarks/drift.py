@@ -92,7 +92,7 @@ def run(quick: bool) -> list[Figure]:
                 chatml = Path(sys.executable).parent / "chatml"
                 cli = [str(chatml)] if chatml.exists() else [sys.executable, "-m", "chatml_lab.cli"]
 
-                def run_list() -> float:
+                def run_list(cli: list[str] = cli) -> float:
                     started = time.perf_counter()
                     subprocess.run([*cli, "list"], check=True, capture_output=True)
                     return time.perf_counter() - started

@@ -33,7 +33,12 @@ def hermetic(prefix: str) -> Iterator[Path]:
             path = root / "env" / name.lower()
             path.mkdir(parents=True)
             os.environ[name] = str(path)
-        for name in ("CHATML_WORKSPACES_DIR", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"):
+        for name in (
+            "CHATML_WORKSPACES_DIR",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "ANTHROPIC_AUTH_TOKEN",
+        ):
             os.environ.pop(name, None)
         os.environ.update({
             "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",

@@ -85,6 +85,8 @@ def interleave(rounds: int, baseline: Timer, subject: Timer) -> tuple[list[float
 
 def _fmt(value: float, unit: str) -> str:
     if unit == "s":
+        if value < 0.001:
+            return f"{value * 1e6:.0f} µs"
         return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.2f} s"
     if unit == "ms":
         return f"{value:.1f} ms"
@@ -142,7 +144,12 @@ def write_json(figures: list[Figure], out_dir: Path, label: str, quick: bool) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = out_dir / f"{label}-{stamp}.json"
-    payload = {"label": label, "quick": quick, "machine": machine(), "figures": [f.as_json() for f in figures]}
+    payload = {
+        "label": label,
+        "quick": quick,
+        "machine": machine(),
+        "figures": [f.as_json() for f in figures],
+    }
     path.write_text(json.dumps(payload, indent=1))
     (out_dir / f"{label}-latest.json").write_text(json.dumps(payload, indent=1))
     return path

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def cmd_send(cm: ChatML, args: argparse.Namespace) -> int:
     """``chatml send NAME TEXT [--wait]``: a message to the agent (``--wait`` prints the turn)."""
     session = cm.session(args.name)
-    last = max((e.seq for e in session.events()), default=0)
+    last = session.last_seq()
     session.send(args.text)
     if not args.wait:
         print(f"sent to {session.name}; follow with `chatml log {session.name} --follow`")

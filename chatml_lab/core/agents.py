@@ -215,10 +215,8 @@ class AgentControl:
         self._control(session_id, "stop")
 
     def pending_approvals(self, session_id: str) -> list[Event]:
-        """Approval requests nobody has answered yet."""
-        events = self.store.events(self._conversation_ids(session_id))
-        answered = {e.data["id"] for e in events if e.type is EventType.APPROVAL_RESPONSE}
-        return [e for e in events if e.type is EventType.APPROVAL_REQUEST and e.data["id"] not in answered]
+        """Approval requests nobody has answered yet (an indexed query: the log is not read)."""
+        return self.store.pending_approvals(self._conversation_ids(session_id))
 
     def answer(
         self, session_id: str, request_id: str | None, approved: bool, reason: str | None = None
@@ -297,6 +295,28 @@ class AgentControl:
         return lease.is_live(
             lease.read_lease(self.store, conversation_id), self.manager.config.lease_stale_after
         )
+
+    def session_states(self, session_ids: list[str]) -> dict[str, AgentState]:
+        """The task conversation's state of many sessions, in one query (what the table shows).
+
+        Only conversations that say they are working have their runner checked; one whose runner
+        died is marked ``crashed`` here, as :meth:`state` would.
+        """
+        self._reap()
+        known = self.store.task_states()
+        stale_after = self.manager.config.lease_stale_after
+        states: dict[str, AgentState] = {}
+        for session_id in session_ids:
+            found = known.get(session_id)
+            if found is None:  # no task conversation yet: made on demand, as session_state does
+                states[session_id] = self.session_state(session_id)
+                continue
+            conversation_id, state, current = found
+            if state.value in WORKING and not lease.is_live(current, stale_after):
+                self._mark_crashed(conversation_id, current)
+                state = AgentState.CRASHED
+            states[session_id] = state
+        return states
 
     def session_state(self, session_id: str) -> AgentState:
         """The task conversation's state (what the table shows)."""

@@ -100,6 +100,10 @@ class Session:
         convs = [c.id for c in self._manager.store.conversations(self.id)]
         return self._manager.store.events(convs, after=after)
 
+    def last_seq(self) -> int:
+        """The sequence number of the session's latest event (0 when none): where to read on from."""
+        return self._manager.store.last_seq([c.id for c in self._manager.store.conversations(self.id)])
+
     # -- the agent ------------------------------------------------------------------------------
 
     @property

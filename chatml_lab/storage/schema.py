@@ -104,4 +104,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE conversations ADD COLUMN backend_state TEXT;
     ALTER TABLE sessions ADD COLUMN agent_options TEXT;
     """,
+    # 3: approvals found without reading the log: the unanswered requests of a conversation are
+    # an index look-up per request, however long the log (partial indexes: only approval events).
+    """
+    CREATE INDEX events_approval_requests ON events(conversation_id, json_extract(data, '$.id'))
+        WHERE type = 'approval_request';
+    CREATE INDEX events_approval_responses ON events(conversation_id, json_extract(data, '$.id'))
+        WHERE type = 'approval_response';
+    """,
 ]
