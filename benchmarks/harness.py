@@ -37,6 +37,8 @@ class Figure:
     #: Target on the median ratio (with a baseline) or on the median value (without).
     target: float | None = None
     note: str = ""
+    #: The target is on the median value even though a baseline is shown.
+    absolute: bool = False
 
     @property
     def ratios(self) -> list[float]:
@@ -46,7 +48,9 @@ class Figure:
     @property
     def checked(self) -> float:
         """What the target is compared with: the median ratio, or the median value."""
-        return statistics.median(self.ratios) if self.baseline else statistics.median(self.subject)
+        if self.baseline and not self.absolute:
+            return statistics.median(self.ratios)
+        return statistics.median(self.subject)
 
     @property
     def met(self) -> bool | None:
@@ -113,7 +117,7 @@ def render(figures: list[Figure]) -> str:
         if f.target is None:
             target, met = "", ""
         else:
-            shown = f"{f.target:g}x" if f.baseline else _fmt(f.target, f.unit)
+            shown = f"{f.target:g}x" if f.baseline and not f.absolute else _fmt(f.target, f.unit)
             target = f"{f.direction} {shown}"
             met = {True: "ok", False: "MISS", None: ""}[f.met] if f.subject else "n/a"
         lines.append((f"{f.suite}: {f.name}", value, base, rmin, rmed, target, met))

@@ -6,7 +6,7 @@ UIs configure themselves with traitlets and hand the core a :class:`Config` (DES
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -42,3 +42,8 @@ class Config:
     lease_stale_after: float = 5.0
     #: Seconds an approval request waits before it is denied.
     approval_timeout: float = 600.0
+    #: Fork runners from a per-user runner host that has the SDK imported (False: a fresh
+    #: process per runner, as ``CHATML_RUNNER_HOST=0`` does).
+    runner_host: bool = field(default_factory=lambda: os.environ.get("CHATML_RUNNER_HOST", "1") != "0")
+    #: Seconds the runner host stays up with no runner left (None: :attr:`runner_idle_timeout`).
+    host_idle_timeout: float | None = None

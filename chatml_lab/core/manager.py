@@ -157,6 +157,8 @@ class ChatML:
         branch or row behind. A prompt starts the agent at once. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
+        if prompt:
+            self.agents.prewarm()  # the runner host imports the SDK while the worktree is made
         rec = self.creator.create(NewSession(
             workspace=repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority,
             from_pr=from_pr, agent=agent, model=model, permission_mode=permission_mode,
