@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import time
 
-import psutil
-
 from ..storage.leases import Lease
 from ..storage.store import Store
 
@@ -47,6 +45,8 @@ def pid_is_runner(pid: int) -> bool:
     """True when ``pid`` is a live (not zombie) chatml runner process on this machine."""
     if pid <= 0:
         return False
+    import psutil  # here: listing sessions whose agents are idle never needs it
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
