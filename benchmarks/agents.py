@@ -36,10 +36,13 @@ from .harness import Figure, interleave
 SUITE = "agents"
 
 COLD_CLIENT = """
-import sys, time
+import dataclasses, sys, time
+from chatml_lab.config import Config
 from chatml_lab.core.manager import ChatML
 from chatml_lab.events import EventType
-cm = ChatML()
+known = {f.name for f in dataclasses.fields(Config)}
+quick = {"runner_idle_timeout": 0.2, "host_idle_timeout": 0.2}  # the next round is cold again
+cm = ChatML(config=Config(**{k: v for k, v in quick.items() if k in known}))
 session = cm.session(sys.argv[1])
 last = max((e.seq for e in session.events()), default=0)
 started = time.perf_counter()

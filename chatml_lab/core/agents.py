@@ -9,7 +9,6 @@ but whose runner is gone is marked ``crashed`` (once, with an ``error`` event), 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -167,6 +166,8 @@ class AgentControl:
         none runs) so it answers without importing the SDK first; when no host can be had it is
         started as a process of its own.
         """
+        import secrets
+
         self._reap()
         config = self.manager.config
         token = secrets.token_hex(8)

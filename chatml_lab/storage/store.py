@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import uuid
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -40,6 +39,8 @@ _SESSION_COLUMNS = {
 
 def new_id() -> str:
     """A fresh random id (hex UUID)."""
+    import uuid  # here: reading commands never pay for it
+
     return uuid.uuid4().hex
 
 
