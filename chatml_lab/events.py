@@ -103,6 +103,11 @@ class Event(tuple):  # type: ignore[type-arg]
             data = kept["data"] = json.loads(raw)
         return data
 
+    def as_dict(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict (``json.dumps(event)`` would write the row as a list)."""
+        return {"seq": self.seq, "conversation_id": self.conversation_id, "type": self.type.value,
+                "data": self.data, "created_at": self.created_at}  # fmt: skip
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Event):
             return NotImplemented

@@ -92,6 +92,8 @@ def test_events_parse_their_data_on_first_access(cm: ChatML, repo: Path) -> None
     built = Event(seq=second.seq, conversation_id=conv, type=EventType.ASSISTANT_DELTA, data={"text": "hi"},
                   created_at=second.created_at)  # fmt: skip
     assert built == second and pickle.loads(pickle.dumps(second)) == second
+    assert second.as_dict() == {"seq": second.seq, "conversation_id": conv, "type": "assistant_delta",
+                                "data": {"text": "hi"}, "created_at": second.created_at}  # fmt: skip
     assert session.last_seq() == second.seq
     assert [e.seq for e in session.events(after=first.seq)] == [second.seq]
 
@@ -137,3 +139,12 @@ def test_notebook_list_is_drawn_without_pandas(repo: Path, tmp_path: Path) -> No
     loaded, drawn = (json.loads(line) for line in done.stdout.splitlines()[-2:])
     assert loaded == []
     assert drawn == [True, True, True]
+
+
+def test_a_worktrees_common_git_dir_is_read_from_its_files(cm: ChatML, repo: Path) -> None:
+    from chatml_lab.agents.context import git_common_dir
+
+    session = cm.new_session(repo, name="wt")
+    for where in (session.worktree, repo):  # a linked worktree (files), the main checkout (git)
+        expected = git(where, "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
+        assert git_common_dir(where) == Path(expected).resolve()
