@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
@@ -60,6 +60,12 @@ class Config:
     checks_recheck_after: float = 600.0
     #: Seconds a GitHub API request may take.
     github_timeout: float = 20.0
+
+    #: Fork runners from a per-user runner host that has the SDK imported (False: a fresh
+    #: process per runner, as ``CHATML_RUNNER_HOST=0`` does).
+    runner_host: bool = field(default_factory=lambda: os.environ.get("CHATML_RUNNER_HOST", "1") != "0")
+    #: Seconds the runner host stays up with no runner left (None: :attr:`runner_idle_timeout`).
+    host_idle_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.sandbox_network not in ("on", "off"):

@@ -15,6 +15,7 @@ import pytest
 
 from chatml_lab.config import Config
 from chatml_lab.core import agents as agent_client
+from chatml_lab.core import runner_host
 from chatml_lab.core.manager import ChatML
 from chatml_lab.events import Event
 
@@ -51,6 +52,9 @@ def kill_runners(cm: ChatML) -> None:
         if child.poll() is None:
             child.kill()
         child.wait(timeout=10)
+    for pid in runner_host.host_pids(cm.data_dir):  # a host another process (a CLI) started
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,8 +16,21 @@ _ISOLATED = ("HOME", "CHATML_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR"
              "IPYTHONDIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")  # fmt: skip
 
 
+def _stop_runner_hosts(under: Path) -> None:
+    """End the runner hosts serving data dirs under ``under`` (a test's, started on demand)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        line = proc.info["cmdline"] or []
+        if "chatml_lab.core.runner_host" in line and "--data-dir" in line:
+            data_dir = line[line.index("--data-dir") + 1]
+            if data_dir.startswith(str(under)):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+
+
 @pytest.fixture(autouse=True)
-def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point every home, data and config dir at a temp dir; no key, no network, a git identity."""
     root = tmp_path_factory.mktemp("env")
     for name in _ISOLATED:
@@ -31,7 +45,9 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.invalid")
-    return root
+    yield root
+    # Runners exit on their own when idle; a runner host the test started on demand is ended here.
+    _stop_runner_hosts(tmp_path_factory.getbasetemp())
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -281,9 +281,11 @@ def test_help_lists_every_session_subcommand(capsys: pytest.CaptureFixture[str])
 
 
 def test_a_command_imports_only_its_own_group(tmp_path: Path) -> None:
-    """`chatml list` loads the session commands, not the demo, the doctor, the agent commands or pandas."""
+    """`chatml list` loads the session commands, not the demo, the doctor, the agent commands, pandas,
+    git bindings or the SDK."""
     heavy = ("pandas", "nbformat", "ipywidgets", "chatml_lab.demo", "chatml_lab.doctor", "chatml_lab.cli.demo",
-             "chatml_lab.cli.doctor", "chatml_lab.cli.agents", "chatml_lab.cli.workspaces")  # fmt: skip
+             "chatml_lab.cli.doctor", "chatml_lab.cli.agents", "chatml_lab.cli.workspaces", "git", "pygit2",
+             "anthropic", "psutil")  # fmt: skip
     code = (
         "import sys\n"
         "from chatml_lab.cli import main\n"

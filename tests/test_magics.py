@@ -18,6 +18,7 @@ from traitlets.config import Config as TraitletsConfig
 from chatml_lab.events import EventType
 from chatml_lab.ipython.config import ChatML as ChatMLSettings
 from chatml_lab.ipython.magics import ChatMLMagics
+from chatml_lab.reports.listing import SessionTable
 from chatml_lab.widgets.chat import ChatPanel
 from chatml_lab.widgets.dashboard import Dashboard
 
@@ -131,11 +132,13 @@ def test_new_and_list(ip: Any, repo: Path, capsys: pytest.CaptureFixture[str]) -
     _, out, err = run(ip, f"new first --repo {repo} --priority high", capsys)
     assert "created session first on branch chatml/first" in out and err == ""
     run(ip, f"new second --repo {repo}", capsys)
-    styled, _, _ = run(ip, "list", capsys)
-    assert isinstance(styled, Styler)
-    assert list(styled.data["name"]) == ["first", "second"]  # type: ignore[attr-defined]  # high priority first
-    html = styled.to_html()
+    shown, _, _ = run(ip, "list", capsys)
+    assert isinstance(shown, SessionTable)  # drawn without pandas; the DataFrame and Styler on demand
+    assert list(shown.data["name"]) == ["first", "second"]  # high priority first
+    html = shown._repr_html_()
     assert "first" in html and "high" in html
+    assert isinstance(shown.styler, Styler)
+    assert list(shown.styler.data["name"]) == ["first", "second"]  # type: ignore[attr-defined]
 
 
 def test_new_defaults_to_the_repository_of_the_working_directory(

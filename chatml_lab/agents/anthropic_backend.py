@@ -10,6 +10,10 @@ gets a ``tool_result``) before the next message.
 
 :class:`ScriptedBackend` is the same loop pointed at an in-process
 :class:`~chatml_lab.agents.scripted_server.ScriptedServer`: no key, no network, labelled output.
+
+The SDK is imported when a client is made, not with this module: a client that only checks
+whether the backend can run (``send()`` does) never pays for ``import anthropic`` (~1 s); the
+runner host has it imported already.
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
-
-import anthropic
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import AgentError
 from ..events import EventType
@@ -33,6 +35,9 @@ from .sandbox import describe
 from .scripted_server import ScriptedServer, default_script_path
 from .tools import EDIT_TOOLS, EXEC_TOOLS, ToolOutcome, ToolRunner
 from .toolset import APPROVED_LIKE_BASH, Toolset
+
+if TYPE_CHECKING:
+    import anthropic
 
 # Not claude-sonnet-4-5: the SDK warns it is deprecated (end of life 2026-11-30). Not 5.5 either:
 # it returns the text between tool calls as thinking blocks that are empty unless asked for, so
@@ -143,6 +148,8 @@ class AnthropicBackend(Backend):
 
     def make_client(self) -> anthropic.Anthropic:
         """A client configured from ``ctx.env`` (key, token, base URL) rather than os.environ."""
+        import anthropic
+
         env = self.ctx.env
         base_url = env.get("ANTHROPIC_BASE_URL") or None
         retries = int(self.ctx.options.get("max_retries", 2))
@@ -357,6 +364,8 @@ class AnthropicBackend(Backend):
             except queue.Empty:
                 continue
             if kind == "error":
+                import anthropic
+
                 if isinstance(item, anthropic.APIError):
                     raise AgentError(self._describe(item)) from None
                 raise AgentError(f"the model stream failed: {type(item).__name__}: {item}") from None
@@ -408,6 +417,8 @@ class AnthropicBackend(Backend):
 
     def _describe(self, exc: anthropic.APIError) -> str:
         """One line for the user, with any credential scrubbed."""
+        import anthropic
+
         if isinstance(exc, anthropic.APIStatusError):
             detail = exc.api_message or exc.message
             text = f"Anthropic API error {exc.status_code} ({exc.type or 'error'}): {detail}"
@@ -464,6 +475,8 @@ class ScriptedBackend(AnthropicBackend):
 
     def make_client(self) -> anthropic.Anthropic:
         """A client for the scripted server, with a dummy key and no retries."""
+        import anthropic
+
         return anthropic.Anthropic(api_key="scripted-no-key", base_url=self.server.url, max_retries=0)
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -110,9 +110,15 @@ def installed_backends() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
+_FOUND: dict[str, EntryPoint] | None = None
+
+
 def backend_class(name: str) -> type[Backend]:
     """The backend registered under ``name`` in :data:`ENTRY_POINT_GROUP`."""
-    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    global _FOUND
+    if _FOUND is None or name not in _FOUND:  # scanning every installed package costs ~10 ms: once
+        _FOUND = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found = _FOUND
     if name not in found:
         known = ", ".join(sorted(found)) or "none installed"
         raise AgentUnavailableError(f"unknown agent {name!r}: use one of {known}")

@@ -52,7 +52,22 @@ def resolve_agent(name: str | None) -> str:
 
 
 def git_common_dir(worktree: Path) -> Path:
-    """The repository's shared git dir (where a worktree's objects and refs live)."""
+    """The repository's shared git dir (where a worktree's objects and refs live).
+
+    Read from the worktree's ``.git`` file and its git dir's ``commondir`` (what git itself
+    reads), so a runner's first answer does not wait for a git process; git answers otherwise.
+    """
+    try:
+        pointer = (worktree / ".git").read_text(encoding="utf-8").strip()
+        if pointer.startswith("gitdir:"):
+            gitdir = Path(pointer.removeprefix("gitdir:").strip())
+            gitdir = gitdir if gitdir.is_absolute() else (worktree / gitdir)
+            common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
+            found = Path(common) if Path(common).is_absolute() else gitdir / common
+            if (found / "objects").is_dir():
+                return found.resolve()
+    except OSError:
+        pass
     out = subprocess.run(
         ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
         cwd=worktree,

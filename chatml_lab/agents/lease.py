@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import time
 
-import psutil
-
 from ..storage.leases import Lease
 from ..storage.store import Store
 
@@ -38,7 +36,8 @@ HEARTBEAT_INTERVAL = 0.5
 CLAIM_GRACE = 30.0
 #: The module a runner process runs (``python -m``). The core composes it, because auto-naming
 #: renames through the core; the runner itself (:mod:`.runner`) never imports the core. Runner
-#: processes are recognised by this name on their command line.
+#: processes are recognised by this name on their command line (or in their process title, for
+#: runners forked by :mod:`chatml_lab.core.runner_host`).
 RUNNER_MODULE = "chatml_lab.core.runner_main"
 
 
@@ -46,11 +45,15 @@ def pid_is_runner(pid: int) -> bool:
     """True when ``pid`` is a live (not zombie) chatml runner process on this machine."""
     if pid <= 0:
         return False
+    import psutil  # here: listing sessions whose agents are idle never needs it
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return RUNNER_MODULE in process.cmdline()
+        # A runner forked by the runner host carries its command line as its process title: one
+        # string with spaces, so compare words, not arguments.
+        return any(RUNNER_MODULE in part.split() for part in process.cmdline())
     except psutil.NoSuchProcess:  # ZombieProcess included
         return False
     except psutil.AccessDenied:

@@ -17,7 +17,7 @@ def cmd_send(cm: ChatML, args: argparse.Namespace) -> int:
     """``chatml send NAME TEXT [--conversation C] [--wait]``: a message to an agent (``--wait`` prints the turn)."""
     session = cm.session(args.name)
     conversation = args.conversation
-    last = max((e.seq for e in session.events()), default=0)
+    last = session.last_seq()
     session.send(args.text, conversation=conversation)
     if not args.wait:
         where = f" --conversation {conversation!r}" if conversation else ""

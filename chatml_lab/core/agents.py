@@ -9,7 +9,6 @@ but whose runner is gone is marked ``crashed`` (once, with an ``error`` event), 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from ..events import Event, EventType
 from ..models import AgentState, Conversation, ConversationKind
 
 if TYPE_CHECKING:
+    from ..storage.store import Store
     from .manager import ChatML
 
 WORKING = (AgentState.RUNNING.value, AgentState.WAITING.value)
@@ -78,6 +78,24 @@ class _Children:
 
 
 _STARTED = _Children()
+
+
+def runner_command(argv: list[str]) -> list[str]:
+    """The command line of a runner with ``argv`` (a runner forked by the host takes it as its title)."""
+    return [sys.executable, "-m", lease.RUNNER_MODULE, *argv]
+
+
+def mark_failed_start(store: Store, log: Path, conversation_id: str, token: str, code: int) -> None:
+    """Record that the runner started under claim ``token`` exited before it could take the lease."""
+    store.mark_crashed(conversation_id, token)
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    last = lines[-1] if lines else "no output"
+    store.append_event(
+        conversation_id,
+        EventType.ERROR,
+        {"message": f"the agent's runner exited at start-up (code {code}): {last} (log: {log})"},
+    )
+    store.append_event(conversation_id, EventType.STATE, {"agent_state": AgentState.CRASHED.value})
 
 
 class AgentControl:
@@ -143,16 +161,7 @@ class AgentControl:
                 self._mark_failed_start(conversation_id, token, code)
 
     def _mark_failed_start(self, conversation_id: str, token: str, code: int) -> None:
-        self.store.mark_crashed(conversation_id, token)
-        log = self.log_path(conversation_id)
-        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
-        last = lines[-1] if lines else "no output"
-        self.store.append_event(
-            conversation_id,
-            EventType.ERROR,
-            {"message": f"the agent's runner exited at start-up (code {code}): {last} (log: {log})"},
-        )
-        self.store.append_event(conversation_id, EventType.STATE, {"agent_state": AgentState.CRASHED.value})
+        mark_failed_start(self.store, self.log_path(conversation_id), conversation_id, token, code)
 
     def reconcile(self) -> int:
         """Mark every conversation whose runner died as crashed; return how many."""
@@ -162,7 +171,14 @@ class AgentControl:
     # -- runner start-up ------------------------------------------------------------------------
 
     def ensure_runner(self, conversation_id: str) -> bool:
-        """Start a runner unless a live one holds the conversation; True when one was started."""
+        """Start a runner unless a live one holds the conversation; True when one was started.
+
+        The runner is forked by the per-user runner host (:mod:`.runner_host`, started here when
+        none runs) so it answers without importing the SDK first; when no host can be had it is
+        started as a process of its own.
+        """
+        import secrets
+
         self._reap()
         config = self.manager.config
         token = secrets.token_hex(8)
@@ -172,23 +188,59 @@ class AgentControl:
         rec = self.manager.record(conv.session_id) if conv else None
         log_dir = self.manager.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{conversation_id}.log"
         cwd = rec.worktree_path if rec and rec.worktree_path.is_dir() else self.manager.data_dir
         env = {**os.environ, "CHATML_DATA_DIR": str(self.manager.data_dir)}
-        args = [
-            sys.executable, "-m", lease.RUNNER_MODULE, conversation_id,
-            "--data-dir", str(self.manager.data_dir), "--token", token,
+        argv = [
+            conversation_id, "--data-dir", str(self.manager.data_dir), "--token", token,
             "--idle-timeout", str(config.runner_idle_timeout),
             "--approval-timeout", str(config.approval_timeout),
             "--stale-after", str(config.lease_stale_after),
             "--config", config.to_json(),  # the rest (sandbox settings) reaches the backend this way
         ]  # fmt: skip
-        with open(log_dir / f"{conversation_id}.log", "ab") as log:
+        if self._host_enabled():
+            from . import runner_host
+
+            pid, host = runner_host.spawn(self.manager.data_dir, argv, cwd, env, log_path, self._host_idle())
+            if host is not None:
+                _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
+            if pid is not None:
+                return True
+            # No host: the runner starts on its own, under a fresh claim, so that a host that
+            # answers late cannot start a second runner with the first claim's token.
+            old, token = token, secrets.token_hex(8)
+            argv[argv.index("--token") + 1] = token
+            if not self.store.take_lease(
+                conversation_id, token, 0, lambda cur: cur is None or cur.token == old
+            ):
+                return False
+        with open(log_path, "ab") as log:
             child = subprocess.Popen(
-                args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                runner_command(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: a kernel restart or Ctrl-C leaves it running
             )  # fmt: skip
         _STARTED.add(token, self.manager.data_dir, conversation_id, child)
         return True
+
+    def _host_enabled(self) -> bool:
+        return self.manager.config.runner_host and os.name == "posix"
+
+    def _host_idle(self) -> float:
+        config = self.manager.config
+        return config.runner_idle_timeout if config.host_idle_timeout is None else config.host_idle_timeout
+
+    def prewarm(self) -> None:
+        """Start the runner host now, when a message is about to follow (``new_session`` with a
+        prompt): its imports then overlap with the caller's work instead of delaying the answer.
+        """
+        if not self._host_enabled():
+            return
+        from . import runner_host
+
+        if not runner_host.reachable(self.manager.data_dir):
+            host = runner_host.start_host(self.manager.data_dir, self._host_idle())
+            _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
 
     # -- client operations ----------------------------------------------------------------------
 
@@ -244,10 +296,8 @@ class AgentControl:
         self._control(session_id, "stop")
 
     def pending_approvals(self, session_id: str) -> list[Event]:
-        """Approval requests nobody has answered yet."""
-        events = self.store.events(self._conversation_ids(session_id))
-        answered = {e.data["id"] for e in events if e.type is EventType.APPROVAL_RESPONSE}
-        return [e for e in events if e.type is EventType.APPROVAL_REQUEST and e.data["id"] not in answered]
+        """Approval requests nobody has answered yet (an indexed query: the log is not read)."""
+        return self.store.pending_approvals(self._conversation_ids(session_id))
 
     def answer(
         self, session_id: str, request_id: str | None, approved: bool, reason: str | None = None
@@ -337,6 +387,28 @@ class AgentControl:
         return lease.is_live(
             lease.read_lease(self.store, conversation_id), self.manager.config.lease_stale_after
         )
+
+    def session_states(self, session_ids: list[str]) -> dict[str, AgentState]:
+        """The task conversation's state of many sessions, in one query (what the table shows).
+
+        Only conversations that say they are working have their runner checked; one whose runner
+        died is marked ``crashed`` here, as :meth:`state` would.
+        """
+        self._reap()
+        known = self.store.task_states()
+        stale_after = self.manager.config.lease_stale_after
+        states: dict[str, AgentState] = {}
+        for session_id in session_ids:
+            found = known.get(session_id)
+            if found is None:  # no task conversation yet: made on demand, as session_state does
+                states[session_id] = self.session_state(session_id)
+                continue
+            conversation_id, state, current = found
+            if state.value in WORKING and not lease.is_live(current, stale_after):
+                self._mark_crashed(conversation_id, current)
+                state = AgentState.CRASHED
+            states[session_id] = state
+        return states
 
     def session_state(self, session_id: str) -> AgentState:
         """The task conversation's state (what the table shows)."""

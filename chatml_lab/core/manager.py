@@ -205,6 +205,8 @@ class ChatML(ShipFacade):
         """
         if isinstance(from_pr, str):
             repo_or_workspace, from_pr = self._pr_number(repo_or_workspace, from_pr)
+        if prompt:
+            self.agents.prewarm()  # the runner host imports the SDK while the worktree is made
         rec = self.creator.create(NewSession(
             workspace=repo_or_workspace, name=name, prompt=prompt, base=base, priority=priority,
             from_pr=from_pr, agent=agent, model=model, permission_mode=permission_mode,
@@ -348,21 +350,47 @@ class ChatML(ShipFacade):
         return self.record(rec.id)
 
     def sync_all(self, background: bool = False) -> list[SessionRecord]:
-        """Sync every live session, one fetch per workspace (throttled when ``background``)."""
-        done: list[SessionRecord] = []
-        fetched: set[str] = set()
+        """Sync every live session: per workspace one fetch, then every count in one pass.
+
+        The fetch is throttled when ``background``. The counts run in-process
+        (:meth:`GitRepo.drift`) and land in one transaction, so a hundred sessions cost one fetch and
+        no git process per session. A session that cannot be counted (its repository or worktree is
+        missing, another process is part-way through changing it) is reported and skipped.
+        """
+        live: dict[str, list[SessionRecord]] = {}
         for rec in self.records.reconciled(include_archived=False):
             try:
+                self.operations.settle(rec.id)
                 self._workspaces.repo(self.workspace(rec.workspace_id))
                 if read_head(rec.worktree_path) is None:
                     raise WorktreeMissingError(rec.health)
-                first = rec.workspace_id not in fetched
-                fetched.add(rec.workspace_id)
-                done.append(self.sync(rec.id, fetch=first, background=background))
             except (WorkspaceRepositoryMissingError, WorktreeMissingError, SessionNotFoundError,
                     OperationInProgressError) as exc:  # fmt: skip
                 self.progress(f"warning: skipped {rec.name}: {exc}")
-        return done
+                continue
+            live.setdefault(rec.workspace_id, []).append(rec)
+        synced: set[str] = set()
+        for workspace_id, recs in live.items():
+            ws = self._workspaces.get(workspace_id)
+            repo = GitRepo(ws.path)
+            error = self._workspaces.fetch(repo, ws, force=not background)
+            if error:
+                self.progress(f"warning: fetch of {ws.remote} failed, drift in {ws.name} counted from local refs"
+                              f" ({error})")  # fmt: skip
+                for rec in recs:
+                    self.records.notice(rec.id, f"warning: fetch of {ws.remote} failed, drift of {rec.name}"
+                                        f" counted from local refs ({error})")  # fmt: skip
+            counts = repo.drift(self._workspaces.upstream(repo, ws), [rec.branch for rec in recs])
+            found: list[tuple[str, int, int]] = []
+            for rec in recs:
+                count = counts[rec.branch]
+                if count is None:
+                    self.progress(f"warning: branch {rec.branch!r} of session {rec.name!r} no longer exists")
+                    continue
+                found.append((rec.id, *count))
+            self.store.set_drift(found, time.time())
+            synced.update(rec_id for rec_id, _, _ in found)
+        return [rec for rec in self.store.sessions() if rec.id in synced]
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
@@ -403,15 +431,21 @@ class ChatML(ShipFacade):
         return session_table(self, include_archived=include_archived)
 
     def rows(self, include_archived: bool = False) -> list[dict[str, Any]]:
-        """The table's rows as plain dicts (what ``--json`` prints), already sorted."""
+        """The table's rows as plain dicts (what ``--json`` prints), already sorted.
+
+        A constant number of queries whatever the number of sessions: workspaces, sessions and
+        every task conversation's state with its lease (git is read from the worktrees' files).
+        """
         names = {ws.id: ws.name for ws in self.workspaces()}
+        records = self.records.reconciled(include_archived)
+        states = self.agents.session_states([rec.id for rec in records])
         rows: list[dict[str, Any]] = []
-        for rec in self.records.reconciled(include_archived):
+        for rec in records:
             rows.append({
                 "name": rec.name, "workspace": names.get(rec.workspace_id, "?"),
                 "priority": rec.priority.value, "task_status": rec.task_status.value,
                 "pinned": rec.pinned, "pr_status": rec.pr_status.value, "branch": rec.branch,
-                "ahead": rec.ahead, "behind": rec.behind, "agent_state": self.agent_state(rec.id),
+                "ahead": rec.ahead, "behind": rec.behind, "agent_state": states[rec.id].value,
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
                 "pr_number": rec.pr_number, "pr_url": rec.pr_url,

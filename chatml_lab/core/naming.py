@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 
 from ..errors import InvalidNameError
@@ -28,6 +27,8 @@ MAX_LENGTH = 48
 
 def generated_name(attempt: int = 0) -> str:
     """A random readable name; after a few collisions a short random suffix is added."""
+    import secrets  # here: reading commands never pay for it (hashlib, base64)
+
     word = secrets.choice(WORDS)
     if attempt < 5:
         return word

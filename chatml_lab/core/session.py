@@ -119,6 +119,10 @@ class Session:
 
         return review.events(self._manager, self.id, after, conversation)
 
+    def last_seq(self) -> int:
+        """The sequence number of the session's latest event (0 when none): where to read on from."""
+        return self._manager.store.last_seq([c.id for c in self._manager.store.conversations(self.id)])
+
     # -- the agent ------------------------------------------------------------------------------
 
     @property

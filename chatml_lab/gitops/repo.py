@@ -1,8 +1,15 @@
-"""Git operations on one repository, through GitPython, serialised by a per-repository lock.
+"""Git operations on one repository, serialised by a per-repository lock.
 
-Only this module runs git. Everything that changes refs, worktrees or the index takes
-:meth:`GitRepo.lock` (a file lock in the common git dir behind an in-process lock), so two
+Only this module runs git. Commands run through GitPython; reads that a table refresh or a drift
+pass repeats for every session (refs, ahead/behind, branch-name checks) run in-process through
+pygit2 (libgit2), so they start no process. Everything that changes refs, worktrees or the index
+takes :meth:`GitRepo.lock` (a file lock in the common git dir behind an in-process lock), so two
 processes or two threads never run mutating git commands on one repository at once.
+
+Opening a repository is cached per process: the checks (a non-bare repository with a commit) and
+the discovery of its main checkout run once per path, so code that builds a :class:`GitRepo`
+for every session of a workspace pays for it once. GitPython and pygit2 are imported on first
+use, so commands that never touch git (``chatml list``) load neither.
 """
 
 from __future__ import annotations
@@ -15,11 +22,9 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import git
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     BareRepositoryError,
@@ -31,6 +36,7 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
+    import git
     from filelock import FileLock
 
 # Snapshot commits live on private refs; a fixed identity keeps them working where none is configured.
@@ -49,6 +55,23 @@ _LOCKS: dict[str, tuple[threading.RLock, FileLock]] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
+@dataclass
+class _Opened:
+    """What opening a repository found, kept per path for the life of the process."""
+
+    repo: git.Repo
+    root: Path
+    common_dir: Path
+    #: The libgit2 handle, opened on first use; libgit2 objects are not shared between threads
+    #: at once, so every use holds ``lock``.
+    native: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_OPENED: dict[str, _Opened] = {}
+_OPENED_GUARD = threading.Lock()
+
+
 @dataclass(frozen=True)
 class WorktreeEntry:
     """One line group of ``git worktree list --porcelain``."""
@@ -60,7 +83,7 @@ class WorktreeEntry:
     prunable: bool
 
 
-def _first_line(exc: git.GitCommandError) -> str:
+def _first_line(exc: Any) -> str:
     text = (exc.stderr or exc.stdout or str(exc)).strip()
     for line in text.splitlines():
         line = line.strip().strip("'").removeprefix("stderr: ").strip("'").strip()
@@ -70,12 +93,26 @@ def _first_line(exc: git.GitCommandError) -> str:
 
 
 class GitRepo:
-    """A non-bare repository with at least one commit (validated on construction)."""
+    """A non-bare repository with at least one commit (validated when a path is first opened)."""
 
     def __init__(self, path: Path | str) -> None:
         path = Path(path).expanduser()
         if not path.exists():
             raise NotARepositoryError(f"{path} does not exist: give the path of a git repository")
+        key = str(path.absolute())
+        opened = _OPENED.get(key)
+        if opened is None or not opened.common_dir.is_dir() or not opened.root.is_dir():
+            opened = self._open(path)
+            with _OPENED_GUARD:
+                _OPENED[key] = opened
+        self._opened = opened
+        self.repo = opened.repo
+        self.root = opened.root
+        self.common_dir = opened.common_dir
+
+    def _open(self, path: Path) -> _Opened:
+        import git
+
         try:
             repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -102,8 +139,22 @@ class GitRepo:
                 raise EmptyRepositoryError(
                     f"{self.root} has no commits yet: make a first commit, then add it again"
                 ) from None
+        return _Opened(self.repo, self.root, self.common_dir)
+
+    @contextmanager
+    def _native(self) -> Iterator[Any]:
+        """The repository's pygit2 handle, held by this thread for the block."""
+        opened = self._opened
+        with opened.lock:
+            if opened.native is None:
+                import pygit2
+
+                opened.native = pygit2.Repository(str(self.root))
+            yield opened.native
 
     def _has_any_commit(self) -> bool:
+        import git
+
         try:
             return bool(self.repo.git.rev_list("--all", "--max-count=1").strip())
         except git.GitCommandError:
@@ -113,6 +164,8 @@ class GitRepo:
 
     def run(self, *args: str, cwd: Path | None = None, timeout: float | None = None) -> str:
         """Run ``git ARGS`` (in ``cwd`` or the main checkout); raise :class:`GitError` on failure."""
+        import git
+
         runner = git.Git(str(cwd or self.root))
         try:
             out: str = runner.execute(["git", *args], kill_after_timeout=timeout, with_extended_output=False)  # type: ignore[call-overload]
@@ -147,11 +200,17 @@ class GitRepo:
     # -- refs -----------------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> str | None:
-        """The commit ``ref`` names, or None."""
-        try:
-            return self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip() or None
-        except GitError:
+        """The commit ``ref`` names, or None (in-process: no git process)."""
+        import pygit2
+
+        if not ref or ref.startswith("-"):
             return None
+        with self._native() as native:
+            try:
+                found = native.revparse_single(ref)
+                return str(found.peel(pygit2.Commit).id)
+            except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+                return None
 
     def require(self, ref: str) -> str:
         """The commit ``ref`` names; :class:`RefNotFoundError` when it names none."""
@@ -165,16 +224,17 @@ class GitRepo:
         return self.resolve(f"refs/heads/{branch}") is not None
 
     def valid_branch_name(self, branch: str) -> bool:
-        """True when git accepts ``branch`` as a branch name."""
-        try:
-            self.run("check-ref-format", "--branch", branch)
-        except GitError:
+        """True when git accepts ``branch`` as a branch name (git's ref-name rules, in-process)."""
+        import pygit2
+
+        # `git check-ref-format --branch` refuses these on top of the ref-name rules.
+        if not branch or branch.startswith("-") or branch == "HEAD" or "@{" in branch:
             return False
-        return True
+        return bool(pygit2.reference_is_valid_name(f"refs/heads/{branch}"))
 
     def remotes(self) -> list[str]:
         """Configured remote names."""
-        return [r.name for r in self.repo.remotes]
+        return [str(r.name) for r in self.repo.remotes]
 
     def current_branch(self) -> str | None:
         """The main checkout's branch, or None on a detached HEAD."""
@@ -372,10 +432,37 @@ class GitRepo:
         return int(out.strip() or 0)
 
     def ahead_behind(self, upstream: str, branch: str) -> tuple[int, int]:
-        """``(ahead, behind)`` of ``branch`` against ``upstream`` with merge-base semantics."""
-        out = self.run("rev-list", "--left-right", "--count", f"{upstream}...{branch}")
-        behind, ahead = (int(x) for x in out.split())
-        return ahead, behind
+        """``(ahead, behind)`` of ``branch`` against ``upstream`` with merge-base semantics
+        (what ``git rev-list --left-right --count upstream...branch`` counts), in-process.
+        """
+        drift = self.drift(upstream, [branch])[branch]
+        if drift is None:
+            raise GitError(f"git rev-list failed: no branch or commit named {branch!r}")
+        return drift
+
+    def drift(self, upstream: str, branches: list[str]) -> dict[str, tuple[int, int] | None]:
+        """``{branch: (ahead, behind)}`` against ``upstream`` for many local branches in one pass.
+
+        libgit2 walks each pair only down to its merge base; no process starts. A branch that
+        does not exist maps to None; an upstream that does not resolve raises :class:`GitError`.
+        """
+        base = self.resolve(upstream)
+        if base is None:
+            raise GitError(f"git rev-list failed: no branch or commit named {upstream!r}")
+        import pygit2
+
+        found: dict[str, tuple[int, int] | None] = {}
+        with self._native() as native:
+            upstream_id = pygit2.Oid(hex=base)
+            for branch in branches:
+                ref = native.references.get(f"refs/heads/{branch}")
+                if ref is None:
+                    found[branch] = None
+                    continue
+                tip = ref.peel(pygit2.Commit).id
+                ahead, behind = native.ahead_behind(tip, upstream_id)
+                found[branch] = (int(ahead), int(behind))
+        return found
 
     def log_subjects(self, upstream: str, branch: str, limit: int = 50) -> list[str]:
         """Subjects of commits on ``branch`` not on ``upstream``, newest first."""

@@ -142,9 +142,11 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
             print(f"chatml: warning: {rec.health}", file=sys.stderr)
 
     def _list(self, cmd: a.List) -> Any:
-        from ..reports.style import style_table
+        # Drawn from the rows without pandas (a fresh kernel's first list stays cheaper than
+        # `import pandas`); `.data` and `.styler` give the DataFrame and the Styler on demand.
+        from ..reports.listing import SessionTable
 
-        return style_table(self.manager.table(include_archived=cmd.all))
+        return SessionTable(self.manager.rows(include_archived=cmd.all), include_archived=cmd.all)
 
     def _dashboard_cmd(self, cmd: a.Dashboard) -> Dashboard:
         # One live dashboard per kernel: displaying it again adds a view instead of another poller.

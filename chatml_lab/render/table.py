@@ -7,8 +7,8 @@ table's columns: ``chatml list`` prints them, ``--json`` writes them, and the Da
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from .badges import label
@@ -39,7 +39,7 @@ def format_rows(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     def cell(row: dict[str, Any], col: str) -> str:
         value = row.get(col)
         if col == "updated_at" and isinstance(value, float):
-            return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M")
+            return time.strftime("%Y-%m-%d %H:%M", time.gmtime(value))  # UTC, without importing datetime
         if col == "pinned":
             return "*" if value else ""
         if col in LABELLED:
@@ -57,6 +57,8 @@ def format_rows(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def json_rows(rows: list[dict[str, Any]], include_archived: bool = False) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts: the table's columns in order, ``updated_at`` in ISO 8601."""
+    from datetime import UTC, datetime
+
     out = []
     for row in rows:
         item = {k: row[k] for k in table_columns(include_archived)}

@@ -70,9 +70,10 @@ def translate(exc: sqlite3.Error, path: Path, doing: str) -> StorageError:
 class Database:
     """A thread-safe SQLite connection shared by everything in one process.
 
-    Writes go through :meth:`_transaction` (``BEGIN IMMEDIATE``, so two processes never deadlock
-    upgrading a read lock); reads are plain autocommit queries. Every SQLite failure leaves this
-    class as a :class:`~chatml_lab.errors.StorageError` (see :func:`translate`).
+    Multi-statement writes go through :meth:`_transaction` (``BEGIN IMMEDIATE``, so two processes
+    never deadlock upgrading a read lock); a single write statement and reads run in autocommit.
+    Every SQLite failure leaves this class as a :class:`~chatml_lab.errors.StorageError` (see
+    :func:`translate`).
 
     A store that cannot be written (a read-only file or directory, a full disk) is opened
     read-only instead: reading works, and each write raises
@@ -195,15 +196,35 @@ class Database:
             except sqlite3.Error as exc:
                 raise translate(exc, self.path, "reading the session store") from None
 
+    def query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return plain tuples (no :class:`sqlite3.Row` per row: for long reads)."""
+        with self._lock:
+            try:
+                cursor = self._conn.cursor()
+                cursor.row_factory = None
+                return cursor.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"session store query failed: {exc}") from exc
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a read query and return the first column of the first row (or None)."""
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one write statement in its own transaction; return the last row id."""
-        with self._transaction() as conn:
-            cursor = conn.execute(sql, params)
+        """Run one write statement in its own transaction; return the last row id.
+
+        One statement is its own (autocommit) transaction: SQLite takes the write lock when the
+        statement starts, so there is no read lock to upgrade and no ``BEGIN``/``COMMIT`` round
+        trip (the event log writes one of these per streamed chunk).
+        """
+        with self._lock:
+            try:
+                cursor = self._conn.execute(sql, params)
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StorageError(f"the session store is busy or unwritable: {exc}") from exc
+                raise
             return int(cursor.lastrowid or 0)
 
     def close(self) -> None:

@@ -206,4 +206,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX operations_state ON operations(state, session_id);
     CREATE INDEX operations_session ON operations(session_id, kind);
     """,
+    # 6: approvals found without reading the log: the unanswered requests of a conversation are
+    # an index look-up per request, however long the log (partial indexes: only approval events).
+    """
+    CREATE INDEX events_approval_requests ON events(conversation_id, json_extract(data, '$.id'))
+        WHERE type = 'approval_request';
+    CREATE INDEX events_approval_responses ON events(conversation_id, json_extract(data, '$.id'))
+        WHERE type = 'approval_response';
+    """,
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-import uuid
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -28,7 +28,7 @@ from ..models import (
 from .etags import EtagRows
 from .findings import FindingRows
 from .inbox import InboxRows
-from .leases import LeaseRows
+from .leases import Lease, LeaseRows
 from .operations import OperationRows, change_session, close_operation
 from .prs import PullRequestRows
 from .updates import BranchUpdateRows
@@ -36,6 +36,8 @@ from .updates import BranchUpdateRows
 
 def new_id() -> str:
     """A fresh random id (hex UUID)."""
+    import uuid  # here: reading commands never pay for it
+
     return uuid.uuid4().hex
 
 
@@ -102,14 +104,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     )
 
 
-def _event(row: sqlite3.Row) -> Event:
-    return Event(
-        seq=row["seq"],
-        conversation_id=row["conversation_id"],
-        type=EventType(row["type"]),
-        data=json.loads(row["data"]),
-        created_at=row["created_at"],
-    )
+_EVENT = partial(tuple.__new__, Event)
 
 
 class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows):
@@ -208,6 +203,42 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
             " WHERE id = ?",
             (input_tokens, output_tokens, cost_usd, cost_usd, session_id),
         )
+
+    def set_drift(self, counts: list[tuple[str, int, int]], checked_at: float) -> None:
+        """Store ``(session_id, ahead, behind)`` for many sessions in one transaction.
+
+        ``updated_at`` stays: counting drift is not a change the user made.
+        """
+        if not counts:
+            return
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE sessions SET ahead = ?, behind = ?, drift_checked_at = ? WHERE id = ?",
+                [(ahead, behind, checked_at, session_id) for session_id, ahead, behind in counts],
+            )
+
+    def task_states(self) -> dict[str, tuple[str, AgentState, Lease | None]]:
+        """Every session's task conversation: ``{session_id: (conversation_id, state, lease)}``.
+
+        One query for the whole table (the first task conversation of a session, as
+        :meth:`conversations` orders them).
+        """
+        rows = self.query(
+            "SELECT c.session_id, c.id, c.agent_state, l.conversation_id AS leased, l.pid, l.token,"
+            " l.started_at, l.heartbeat_at FROM conversations c"
+            " LEFT JOIN leases l ON l.conversation_id = c.id"
+            " WHERE c.kind = ? ORDER BY c.created_at DESC, c.rowid DESC",
+            (ConversationKind.TASK.value,),
+        )
+        found: dict[str, tuple[str, AgentState, Lease | None]] = {}
+        for r in rows:  # newest first, so the oldest task conversation is written last and wins
+            held = (
+                Lease(r["leased"], r["pid"], r["token"], r["started_at"], r["heartbeat_at"])
+                if r["leased"]
+                else None
+            )
+            found[r["session_id"]] = (r["id"], AgentState(r["agent_state"]), held)
+        return found
 
     def delete_session(self, session_id: str) -> None:
         """Delete a session row (conversations, events, inbox and leases cascade)."""
@@ -309,12 +340,46 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
         if not conversation_ids:
             return []
         marks = ",".join("?" for _ in conversation_ids)
-        sql = f"SELECT * FROM events WHERE conversation_id IN ({marks}) AND seq > ? ORDER BY seq"
+        sql = (
+            "SELECT seq, conversation_id, type, data, created_at FROM events"
+            f" WHERE conversation_id IN ({marks}) AND seq > ? ORDER BY seq"
+        )
         params: list[Any] = [*conversation_ids, after]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_event(r) for r in self.query(sql, params)]
+        # Plain tuples become events without Python code per row (see :class:`Event`).
+        return list(map(_EVENT, self.query_tuples(sql, params)))
+
+    def pending_approvals(self, conversation_ids: list[str]) -> list[Event]:
+        """Approval requests of the given conversations that no response answers, in order.
+
+        Two partial indexes (migration 3) make this a look-up per request: the log is not read.
+        """
+        if not conversation_ids:
+            return []
+        marks = ",".join("?" for _ in conversation_ids)
+        rows = self.query_tuples(
+            "SELECT q.seq, q.conversation_id, q.type, q.data, q.created_at"
+            " FROM events q INDEXED BY events_approval_requests"
+            f" WHERE q.conversation_id IN ({marks}) AND q.type = 'approval_request'"
+            " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.conversation_id = q.conversation_id"
+            " AND r.type = 'approval_response'"
+            " AND json_extract(r.data, '$.id') = json_extract(q.data, '$.id'))"
+            " ORDER BY q.seq",
+            conversation_ids,
+        )
+        return list(map(_EVENT, rows))
+
+    def last_seq(self, conversation_ids: list[str]) -> int:
+        """The highest sequence number of the given conversations' events (0 when none)."""
+        if not conversation_ids:
+            return 0
+        marks = ",".join("?" for _ in conversation_ids)
+        found = self.scalar(
+            f"SELECT max(seq) FROM events WHERE conversation_id IN ({marks})", conversation_ids
+        )
+        return int(found or 0)
 
     # -- settings -------------------------------------------------------------------------------
 
