@@ -202,7 +202,7 @@ def test_a_session_part_way_through_an_operation_shows_as_such(cli: Cli, tmp_pat
         owner.wait()
     code, out, err = cli("list")
     assert code == 0 and "undid the unfinished archive of busy" in err
-    assert "in progress" not in out and where_is(cli.repo, work) == "worktree"
+    assert "archive in progress" not in out and where_is(cli.repo, work) == "worktree"
     assert cli("archive", "busy")[0] == 0
     assert disagreements(cli.cm, cli.repo) == []
 

@@ -73,7 +73,8 @@ def test_rows_run_a_constant_number_of_queries(cm: ChatML, repo: Path) -> None:
     few = statements()
     for i in range(6):
         cm.new_session(repo, name=f"more-{i}")
-    assert statements() == few <= 4
+    # workspaces, open operations, sessions, task states with leases, PR states: one query each.
+    assert statements() == few <= 5
 
 
 def test_events_parse_their_data_on_first_access(cm: ChatML, repo: Path) -> None:

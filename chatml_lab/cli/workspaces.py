@@ -28,20 +28,21 @@ def cmd_workspace(cm: ChatML, args: argparse.Namespace) -> int:
         for w in [] if args.json else items:
             print(f"{w.name}\t{w.path}\t{w.default_branch}\t{w.remote or '-'}")
     elif args.ws_command == "set":
-        ws = cm.update_workspace(args.workspace, path=args.path)
-        print(f"workspace {ws.name} is at {ws.path}")
+        if args.path is None and args.github_repo is None:
+            raise ChatMLError(
+                "nothing to set: give --path P (where the repository is now) or --github-repo OWNER/NAME"
+                " ('' goes back to the remote URL)"
+            )
+        ws = cm.update_workspace(args.workspace, path=args.path, github_repo=args.github_repo)
+        if args.path is not None:
+            print(f"workspace {ws.name} is at {ws.path}")
+        if args.github_repo is not None:
+            repo = cm.github_repo(ws.name)
+            print(f"workspace {ws.name}: GitHub repository {repo or '(none: the remote URL names none)'}")
     elif args.ws_command == "remove":
         ws = cm.workspace(args.workspace)
         cm.remove_workspace(args.workspace, force=args.force)
         print(f"removed workspace {ws.name} (the repository at {ws.path} is untouched)")
-    elif args.ws_command == "set":
-        if args.github_repo is None:
-            raise ChatMLError(
-                "nothing to set: give --github-repo OWNER/NAME ('' goes back to the remote URL)"
-            )
-        ws = cm.update_workspace(args.workspace, github_repo=args.github_repo)
-        repo = cm.github_repo(ws.name)
-        print(f"workspace {ws.name}: GitHub repository {repo or '(none: the remote URL names none)'}")
     return 0
 
 
@@ -53,13 +54,11 @@ def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     ws_add.add_argument("--name")
     ws_list = ws_sub.add_parser("list", help="list workspaces")
     ws_list.add_argument("--json", action="store_true")
-    ws_set = ws_sub.add_parser("set", help="re-point a workspace at its repository after a move")
+    ws_set = ws_sub.add_parser("set", help="re-point a workspace after a move, or name its GitHub repository")
     ws_set.add_argument("workspace")
-    ws_set.add_argument("--path", required=True, help="where the repository is now")
+    ws_set.add_argument("--path", help="where the repository is now")
+    ws_set.add_argument("--github-repo", dest="github_repo", metavar="OWNER/NAME")
     ws_rm = ws_sub.add_parser("remove", help="forget a workspace (the repository is untouched)")
     ws_rm.add_argument("workspace")
     ws_rm.add_argument("--force", action="store_true")
-    ws_set = ws_sub.add_parser("set", help="change a workspace (its GitHub repository)")
-    ws_set.add_argument("workspace")
-    ws_set.add_argument("--github-repo", dest="github_repo", metavar="OWNER/NAME")
     parser.set_defaults(func=cmd_workspace)

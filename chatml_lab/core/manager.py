@@ -433,11 +433,13 @@ class ChatML(ShipFacade):
     def rows(self, include_archived: bool = False) -> list[dict[str, Any]]:
         """The table's rows as plain dicts (what ``--json`` prints), already sorted.
 
-        A constant number of queries whatever the number of sessions: workspaces, sessions and
-        every task conversation's state with its lease (git is read from the worktrees' files).
+        A constant number of queries whatever the number of sessions: workspaces, open operations,
+        sessions, every task conversation's state with its lease, and the PR states (git is read
+        from the worktrees' files).
         """
-        names = {ws.id: ws.name for ws in self.workspaces()}
-        records = self.records.reconciled(include_archived)
+        workspaces = self.workspaces()
+        names = {ws.id: ws.name for ws in workspaces}
+        records = self.records.reconciled(include_archived, workspaces)
         states = self.agents.session_states([rec.id for rec in records])
         rows: list[dict[str, Any]] = []
         for rec in records:

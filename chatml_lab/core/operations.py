@@ -26,8 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import psutil
-
 from ..errors import ChatMLError, OperationInProgressError, StorageError
 from ..gitops.repo import GitRepo
 from ..models import SessionChanges
@@ -50,6 +48,8 @@ _STARTED: dict[int, float] = {}  # by pid: a forked child is another process
 
 
 def _process_started() -> float:
+    import psutil  # here: commands that find no open operation (``chatml list``) never need it
+
     pid = os.getpid()
     if pid not in _STARTED:
         _STARTED[pid] = psutil.Process(pid).create_time()
@@ -63,6 +63,8 @@ def owner_alive(op: Operation) -> bool:
     if op.pid == os.getpid() and abs(op.pid_started - _process_started()) < 1.0:
         with _ACTIVE_LOCK:
             return op.id in _ACTIVE
+    import psutil
+
     try:
         process = psutil.Process(op.pid)
         if process.status() == psutil.STATUS_ZOMBIE:

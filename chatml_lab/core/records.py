@@ -14,6 +14,7 @@ from ..errors import GitError, RowGoneError, SessionArchivedError, SessionNotFou
 from ..events import EventType
 from ..gitops.repo import GitRepo
 from ..models import Conversation, SessionChanges, SessionRecord, Workspace
+from ..storage.operations import Operation
 from ..storage.store import Store
 from .operations import describe
 from .workspaces import Workspaces
@@ -43,9 +44,22 @@ class Records:
             raise SessionNotFoundError(f"session {session_id} no longer exists")
         return rec
 
-    def reconciled(self, include_archived: bool) -> list[SessionRecord]:
-        """Every record, oldest first, each reconciled."""
-        return [self.reconcile(rec) for rec in self.store.sessions(include_archived)]
+    def reconciled(
+        self, include_archived: bool, workspaces: list[Workspace] | None = None
+    ) -> list[SessionRecord]:
+        """Every record, oldest first, each reconciled.
+
+        Open operations and workspaces (read unless given) are read once for all records, so a
+        table of a hundred sessions costs a constant number of queries when git and the rows agree.
+        """
+        pending: dict[str, list[Operation]] = {}
+        for op in self.store.open_operations():
+            pending.setdefault(op.session_id, []).append(op)
+        by_id = {ws.id: ws for ws in (self.store.workspaces() if workspaces is None else workspaces)}
+        return [
+            self.reconcile(rec, pending.get(rec.id, []), by_id.get(rec.workspace_id))
+            for rec in self.store.sessions(include_archived)
+        ]
 
     def live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
         """A reconciled, unarchived record with its workspace and repository.
@@ -65,9 +79,15 @@ class Records:
         conversation = self.conversations.conversation(session_id).id
         self.store.append_event(conversation, EventType.NOTICE, {"message": message})
 
-    def reconcile(self, rec: SessionRecord) -> SessionRecord:
-        """Compare a record with git and record what was changed by hand (no exception)."""
-        pending = self.store.open_operations(rec.id)
+    def reconcile(
+        self, rec: SessionRecord, pending: list[Operation] | None = None, ws: Workspace | None = None
+    ) -> SessionRecord:
+        """Compare a record with git and record what was changed by hand (no exception).
+
+        ``pending`` (its open operations) and ``ws`` (its workspace) are read when not given.
+        """
+        if pending is None:
+            pending = self.store.open_operations(rec.id)
         if pending:  # git and the row are allowed to disagree until the operation closes
             return replace(rec, health=describe(pending[0]))
         if rec.archived:
@@ -75,7 +95,7 @@ class Records:
         health = "ok"
         updates: SessionChanges = {}
         head = read_head(rec.worktree_path)
-        ws = self.store.workspace(rec.workspace_id)
+        ws = ws or self.store.workspace(rec.workspace_id)
         if ws is not None and not ws.path.exists():
             health = f"the repository of workspace {ws.name!r} is missing ({ws.path})"
             head = None

@@ -204,7 +204,7 @@ class Database:
                 cursor.row_factory = None
                 return cursor.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StorageError(f"session store query failed: {exc}") from exc
+                raise translate(exc, self.path, "reading the session store") from None
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a read query and return the first column of the first row (or None)."""
@@ -219,12 +219,12 @@ class Database:
         trip (the event log writes one of these per streamed chunk).
         """
         with self._lock:
+            if self.read_only is not None:
+                raise StoreUnwritableError(self.read_only)
             try:
                 cursor = self._conn.execute(sql, params)
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise StorageError(f"the session store is busy or unwritable: {exc}") from exc
-                raise
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, "writing to the session store") from None
             return int(cursor.lastrowid or 0)
 
     def close(self) -> None:
