@@ -78,12 +78,6 @@ def test_report_html_renders_offline_and_requests_nothing_remote(
     assert any(url.endswith("_chatml_static/require.js") for url in requests)
 
 
-@pytest.mark.xfail(
-    reason="known regression since the speed merge (61d35d0; good at 0d52a0e): in a kernel the chat"
-    " panel's poller stops seeing new events after the first two, so the executed quickstart's stored"
-    " chat shows only the prompt; open in issues 10/12",
-    strict=False,
-)
 def test_demo_quickstart_html_shows_the_chat_offline(browser: Any, tmp_path: Path) -> None:
     from chatml_lab.demo import run_demo
 
