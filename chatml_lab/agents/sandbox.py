@@ -41,6 +41,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -339,6 +340,9 @@ class Sandbox:
             if env.get(name):
                 wanted.append(Path(env[name]))
         wanted += [Path(p) for p in env.get("PATH", "").split(os.pathsep) if p.startswith("/")]
+        # The Python environment chatml runs in: claude-code's bundled CLI and RunNotebook's kernel
+        # live there, and a venv under /tmp (a CI checkout) would otherwise vanish.
+        wanted += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
         found: list[Path] = []
         for path in sorted({p.resolve() for p in wanted if p.is_absolute()}, key=lambda p: len(p.parts)):
             if path == _HIDDEN_ROOT or not _hidden(path) or not path.exists():
