@@ -343,6 +343,7 @@ class Sandbox:
         # The Python environment chatml runs in: claude-code's bundled CLI and RunNotebook's kernel
         # live there, and a venv under /tmp (a CI checkout) would otherwise vanish.
         wanted += [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent]
+        wanted.append(Path(__file__).resolve().parents[2])  # this package's own source (editable installs)
         found: list[Path] = []
         for path in sorted({p.resolve() for p in wanted if p.is_absolute()}, key=lambda p: len(p.parts)):
             if path == _HIDDEN_ROOT or not _hidden(path) or not path.exists():
