@@ -170,6 +170,36 @@ def _preload() -> None:
     setproctitle.getproctitle()  # finds the argv area now, while the environment is the host's
 
 
+def _warm_up_sdk() -> None:
+    """Stream one short answer from an in-process scripted server, then stop it.
+
+    The SDK imports its HTTP stack, resources and stream types on first use and pydantic builds
+    some validators lazily: paid here once, they are already done in every forked runner. The
+    server's threads are joined before the host forks anything (a fork must not copy a thread).
+    """
+    import threading
+
+    import anthropic
+
+    from ..agents.scripted_server import ScriptedServer
+
+    with ScriptedServer({"turns": [[{"type": "text", "text": "warm"}]]}) as server:
+        client = anthropic.Anthropic(api_key="warm-up", base_url=server.url, max_retries=0)
+        try:
+            with client.messages.stream(
+                model="scripted", max_tokens=16, messages=[{"role": "user", "content": "warm up"}]
+            ) as stream:
+                for _event in stream:
+                    pass
+        finally:
+            client.close()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(timeout=5)
+    if threading.active_count() > 1:
+        raise RuntimeError("the SDK warm-up left a thread running: the host cannot fork safely")
+
+
 def _client_gone(conn: socket.socket) -> bool:
     """True when the client closed its end (it timed out) while its request waited."""
     conn.settimeout(0)
@@ -247,6 +277,7 @@ class Host:
         assert self.listener is not None
         idle_since = time.monotonic()
         stopping = False
+        warmed = unsafe = False
 
         def on_term(_signum: int, _frame: Any) -> None:
             nonlocal stopping
@@ -255,17 +286,28 @@ class Host:
         signal.signal(signal.SIGTERM, on_term)
         while True:
             self._reap()
+            if stopping:
+                break
             if self.children:
                 idle_since = time.monotonic()
-            elif stopping or time.monotonic() - idle_since > self.idle_timeout:
+            elif time.monotonic() - idle_since > self.idle_timeout:
                 break
             ready, _, _ = select.select([self.listener], [], [], _LOOP_TICK)
             if ready:
                 self._accept()
                 idle_since = time.monotonic()
+            elif not warmed:
+                # At the first quiet moment, not before: a request queued while the host started
+                # is forked at once, and only the runners after it find the SDK warm.
+                warmed = True
+                try:
+                    _warm_up_sdk()
+                except Exception:  # a host that cannot fork safely leaves; clients start runners themselves
+                    traceback.print_exc()
+                    stopping = unsafe = True
         # Leave: unreachable first, then serve what was already queued, then wait for no one.
         self._retire()
-        while select.select([self.listener], [], [], 0)[0]:
+        while not unsafe and select.select([self.listener], [], [], 0)[0]:
             self._accept()
         self.listener.close()
         while self.children:
