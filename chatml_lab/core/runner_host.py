@@ -70,6 +70,16 @@ def socket_path(data_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"chatml-{os.getuid()}" / f"{digest}-{name}"
 
 
+def _private_dir(directory: Path) -> bool:
+    """Make ``directory`` (mode 0700); True when it is ours and nobody else may enter it."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = directory.stat()
+    except OSError:
+        return False
+    return found.st_uid == os.getuid() and not found.st_mode & 0o077
+
+
 def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
     """Send one request; the host's answer, or None when no host answered."""
     try:
@@ -114,6 +124,8 @@ def spawn(
     another way) and the host process when this call started one (the caller reaps it).
     """
     path = socket_path(data_dir)
+    if not _private_dir(path.parent):
+        return None, None
     request = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}
     # A host that is still importing (started by prewarm, or by another client) answers late.
     answer = _request(path, request, START_TIMEOUT)
@@ -144,7 +156,9 @@ def reachable(data_dir: Path) -> bool:
 def host_pids(data_dir: Path) -> list[int]:
     """Pids of live hosts serving ``data_dir`` (from their pid files)."""
     found = []
-    for pid_file in (data_dir / "run").glob("host-*.pid"):
+    # Next to the socket: in <data>/run, or in the temp dir when that path is too long for one.
+    files = {*(data_dir / "run").glob("host-*.pid"), socket_path(data_dir).with_suffix(".pid")}
+    for pid_file in sorted(files):
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_file.read_text().strip())
             os.kill(pid, 0)
@@ -236,7 +250,9 @@ class Host:
         """Take the host lock for this socket; False when another live host serves it."""
         import fcntl
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private_dir(self.path.parent):
+            print(f"runner host: {self.path.parent} is not a private directory of this user", flush=True)
+            return False
         fd = os.open(str(self.path.with_suffix(".lock")), os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + 10
         while True:
