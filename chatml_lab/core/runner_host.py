@@ -408,9 +408,7 @@ class Host:
             os.close(self.lock_fd)  # the lock must leave with the host, not stay with a runner
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
+        # Output first: whatever fails from here on is told in the conversation's log.
         out = os.open(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -418,6 +416,9 @@ class Host:
         os.dup2(out, 2)
         os.close(out)
         os.close(null)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
 
     def _reap(self) -> None:
         while self.children:
