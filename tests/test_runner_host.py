@@ -197,3 +197,19 @@ def test_a_forked_runner_that_cannot_start_is_reported_by_the_host(agent_cm: Cha
         if host is not None:
             host.kill()
             host.wait(timeout=10)
+
+
+def test_warm_up_starts_the_host_before_the_first_message(
+    agent_cm: ChatML, repo: Path, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path / "s.json", [[{"type": "text", "text": "ready"}]])
+    session = agent_cm.new_session(repo, name="early", agent=f"scripted:{script}")
+    assert runner_host.host_pids(agent_cm.data_dir) == []
+    session.warm_up()  # what the chat panel does when it opens
+    host = _host_pid(agent_cm)
+    session.warm_up()  # a second call finds it and starts nothing
+    session.send("hi")
+    pid = _runner_pid(agent_cm, agent_cm.agents.conversation(session.id).id)
+    assert psutil.Process(pid).ppid() == host
+    assert runner_host.host_pids(agent_cm.data_dir) == [host]
+    assert session.wait(timeout=60) == "idle"
