@@ -27,6 +27,7 @@ def _stop_runner_hosts(under: Path) -> None:
             if data_dir.startswith(str(under)):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
+                    proc.wait(timeout=10)  # reaped here when this process started it
 
 
 @pytest.fixture(autouse=True)
