@@ -27,6 +27,7 @@ def _stop_runner_hosts(under: Path) -> None:
             if data_dir.startswith(str(under)):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
+                    proc.wait(timeout=10)  # reaped here when this process started it
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +47,15 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.invalid")
     yield root
-    # Runners exit on their own when idle; a runner host the test started on demand is ended here.
+    # Runners exit on their own when idle; a runner host the test started on demand is ended here,
+    # and so is every agent process this test process started and still holds (reaped, not left).
     _stop_runner_hosts(tmp_path_factory.getbasetemp())
+    from chatml_lab.core import agents
+
+    for child in agents._STARTED.take_all():
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -174,3 +174,42 @@ def test_the_host_refuses_a_second_host_on_its_socket(agent_cm: ChatML, repo: Pa
     started = time.monotonic()
     assert session.wait(timeout=60) == "idle"
     assert time.monotonic() - started < 60
+
+
+def test_a_forked_runner_that_cannot_start_is_reported_by_the_host(agent_cm: ChatML, repo: Path) -> None:
+    session = agent_cm.new_session(repo, name="nowhere")
+    conv = agent_cm.agents.conversation(session.id)
+    token = "claim-of-a-doomed-runner"
+    assert lease.claim(agent_cm.store, conv.id, token, agent_cm.config.lease_stale_after)
+    argv = [conv.id, "--data-dir", str(agent_cm.data_dir), "--token", token]
+    log = agent_cm.agents.log_path(conv.id)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    missing = agent_cm.data_dir / "no-such-worktree"  # the fork cannot enter it: it dies before its lease
+    pid, host = runner_host.spawn(agent_cm.data_dir, argv, missing, dict(os.environ), log, 5.0)
+    try:
+        assert pid is not None
+        wait_for(lambda: session.agent_state == "crashed", timeout=30, what="the failed start reported")
+        [error] = [e for e in session.events() if e.type is EventType.ERROR]
+        assert "exited at start-up (code 1)" in error.data["message"]
+        assert "no-such-worktree" in log.read_text()  # the traceback went to the conversation's log
+        assert lease.read_lease(agent_cm.store, conv.id) is None
+    finally:
+        if host is not None:
+            host.kill()
+            host.wait(timeout=10)
+
+
+def test_warm_up_starts_the_host_before_the_first_message(
+    agent_cm: ChatML, repo: Path, tmp_path: Path
+) -> None:
+    script = write_script(tmp_path / "s.json", [[{"type": "text", "text": "ready"}]])
+    session = agent_cm.new_session(repo, name="early", agent=f"scripted:{script}")
+    assert runner_host.host_pids(agent_cm.data_dir) == []
+    session.warm_up()  # what the chat panel does when it opens
+    host = _host_pid(agent_cm)
+    session.warm_up()  # a second call finds it and starts nothing
+    session.send("hi")
+    pid = _runner_pid(agent_cm, agent_cm.agents.conversation(session.id).id)
+    assert psutil.Process(pid).ppid() == host
+    assert runner_host.host_pids(agent_cm.data_dir) == [host]
+    assert session.wait(timeout=60) == "idle"

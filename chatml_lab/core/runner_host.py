@@ -70,6 +70,16 @@ def socket_path(data_dir: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"chatml-{os.getuid()}" / f"{digest}-{name}"
 
 
+def _private_dir(directory: Path) -> bool:
+    """Make ``directory`` (mode 0700); True when it is ours and nobody else may enter it."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = directory.stat()
+    except OSError:
+        return False
+    return found.st_uid == os.getuid() and not found.st_mode & 0o077
+
+
 def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
     """Send one request; the host's answer, or None when no host answered."""
     try:
@@ -114,6 +124,8 @@ def spawn(
     another way) and the host process when this call started one (the caller reaps it).
     """
     path = socket_path(data_dir)
+    if not _private_dir(path.parent):
+        return None, None
     request = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}
     # A host that is still importing (started by prewarm, or by another client) answers late.
     answer = _request(path, request, START_TIMEOUT)
@@ -144,7 +156,9 @@ def reachable(data_dir: Path) -> bool:
 def host_pids(data_dir: Path) -> list[int]:
     """Pids of live hosts serving ``data_dir`` (from their pid files)."""
     found = []
-    for pid_file in (data_dir / "run").glob("host-*.pid"):
+    # Next to the socket: in <data>/run, or in the temp dir when that path is too long for one.
+    files = {*(data_dir / "run").glob("host-*.pid"), socket_path(data_dir).with_suffix(".pid")}
+    for pid_file in sorted(files):
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_file.read_text().strip())
             os.kill(pid, 0)
@@ -168,6 +182,36 @@ def _preload() -> None:
     import setproctitle
 
     setproctitle.getproctitle()  # finds the argv area now, while the environment is the host's
+
+
+def _warm_up_sdk() -> None:
+    """Stream one short answer from an in-process scripted server, then stop it.
+
+    The SDK imports its HTTP stack, resources and stream types on first use and pydantic builds
+    some validators lazily: paid here once, they are already done in every forked runner. The
+    server's threads are joined before the host forks anything (a fork must not copy a thread).
+    """
+    import threading
+
+    import anthropic
+
+    from ..agents.scripted_server import ScriptedServer
+
+    with ScriptedServer({"turns": [[{"type": "text", "text": "warm"}]]}) as server:
+        client = anthropic.Anthropic(api_key="warm-up", base_url=server.url, max_retries=0)
+        try:
+            with client.messages.stream(
+                model="scripted", max_tokens=16, messages=[{"role": "user", "content": "warm up"}]
+            ) as stream:
+                for _event in stream:
+                    pass
+        finally:
+            client.close()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread():
+            thread.join(timeout=5)
+    if threading.active_count() > 1:
+        raise RuntimeError("the SDK warm-up left a thread running: the host cannot fork safely")
 
 
 def _client_gone(conn: socket.socket) -> bool:
@@ -206,7 +250,9 @@ class Host:
         """Take the host lock for this socket; False when another live host serves it."""
         import fcntl
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private_dir(self.path.parent):
+            print(f"runner host: {self.path.parent} is not a private directory of this user", flush=True)
+            return False
         fd = os.open(str(self.path.with_suffix(".lock")), os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + 10
         while True:
@@ -247,6 +293,7 @@ class Host:
         assert self.listener is not None
         idle_since = time.monotonic()
         stopping = False
+        warmed = unsafe = False
 
         def on_term(_signum: int, _frame: Any) -> None:
             nonlocal stopping
@@ -255,17 +302,28 @@ class Host:
         signal.signal(signal.SIGTERM, on_term)
         while True:
             self._reap()
+            if stopping:
+                break
             if self.children:
                 idle_since = time.monotonic()
-            elif stopping or time.monotonic() - idle_since > self.idle_timeout:
+            elif time.monotonic() - idle_since > self.idle_timeout:
                 break
             ready, _, _ = select.select([self.listener], [], [], _LOOP_TICK)
             if ready:
                 self._accept()
                 idle_since = time.monotonic()
+            elif not warmed:
+                # At the first quiet moment, not before: a request queued while the host started
+                # is forked at once, and only the runners after it find the SDK warm.
+                warmed = True
+                try:
+                    _warm_up_sdk()
+                except Exception:  # a host that cannot fork safely leaves; clients start runners themselves
+                    traceback.print_exc()
+                    stopping = unsafe = True
         # Leave: unreachable first, then serve what was already queued, then wait for no one.
         self._retire()
-        while select.select([self.listener], [], [], 0)[0]:
+        while not unsafe and select.select([self.listener], [], [], 0)[0]:
             self._accept()
         self.listener.close()
         while self.children:
@@ -350,9 +408,7 @@ class Host:
             os.close(self.lock_fd)  # the lock must leave with the host, not stay with a runner
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
+        # Output first: whatever fails from here on is told in the conversation's log.
         out = os.open(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -360,6 +416,9 @@ class Host:
         os.dup2(out, 2)
         os.close(out)
         os.close(null)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
 
     def _reap(self) -> None:
         while self.children:

@@ -130,6 +130,13 @@ class Session:
         """``idle|running|waiting|stopped|crashed`` of the task conversation (never a stale "running")."""
         return self._manager.agent_state(self.id)
 
+    def warm_up(self) -> None:
+        """Get the agent ready to answer at once (starts the runner host if none runs); returns at once.
+
+        For a UI that is about to let the user type a message: the SDK is imported meanwhile.
+        """
+        self._manager.agents.prewarm()
+
     def send(self, text: str, conversation: Conversation | str | None = None) -> Session:
         """Queue a message for the agent of ``conversation`` (default: the task one).
 

@@ -14,7 +14,7 @@ from typing import Any
 from . import badges
 from .table import table_columns
 
-_CELL_BADGE = "border-radius:9px;text-align:center;font-size:0.9em;white-space:nowrap"
+_CELL_BADGE = "border-radius:9px;text-align:center;font-size:11px;white-space:nowrap"
 _TH = "text-align:left;font-family:sans-serif;font-size:12px;padding:4px 8px"
 _TD = "font-family:sans-serif;font-size:12px;padding:3px 8px"
 _PINNED_ROW = "background-color:#fffde7"
@@ -50,7 +50,7 @@ def _cell(column: str, row: dict[str, Any]) -> str:
     elif row.get("pinned"):
         css += ";" + _PINNED_ROW
     if column == "pinned" and value:
-        css += ";font-size:1.1em;text-align:center"
+        css += ";font-size:13px;text-align:center"
     if column == "health" and value != "ok":
         css += ";color:#c62828"
     if column == "drift":

@@ -7,6 +7,7 @@ rendering is :mod:`chatml_lab.render` (pure); this module only wires widgets to 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 from collections.abc import Callable
@@ -98,6 +99,8 @@ class ChatPanel(Polling, widgets.VBox):  # type: ignore[misc]
         self.refresh()
         if autostart:
             self.start_polling(refresh_interval, self.refresh, name=f"chatml-chat-{session.id[:8]}")
+            with contextlib.suppress(OSError):  # the first message is answered fast, or as before
+                session.warm_up()  # while the user types, the runner host imports the SDK
 
     # -- reading --------------------------------------------------------------------------------
 
