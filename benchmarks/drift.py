@@ -64,7 +64,8 @@ def run(quick: bool) -> list[Figure]:
 
             base, subj = interleave(rounds, lambda: time_call(rev_lists), lambda: time_call(cm.sync_all))
             figures.append(Figure(
-                SUITE, f"sync_all, {size} sessions", "s", subj, "rev-list per session", base, "<=", 0.3,
+                SUITE, f"sync_all, {size} sessions", "s", subj, "rev-list per session", base, "<=",
+                0.3 if size >= 100 else None,  # the target is for 100 (and more) sessions
                 note="fetch throttled in the timed rounds (reported by the process count below)"
                 if size == sizes[0] else "",
             ))  # fmt: skip
