@@ -241,3 +241,18 @@ def test_a_session_lives_on_postgres(on_postgres: str, repo: Path, tmp_path: Pat
         kill_runners(cm)
         cm.close()
     assert not (cm.data_dir / "state" / "chatml.db").exists()
+
+
+def test_an_approval_whose_input_holds_a_nul_is_stored_and_found(postgres_url: str, tmp_path: Path) -> None:
+    """The approval indexes decode only the ``id`` of an event's JSON: a NUL elsewhere in it (a
+    file written with binary content) is stored as on SQLite."""
+    store = Store(postgres_url)
+    try:
+        conv = _conversation(store, tmp_path)
+        data = {"id": "r1", "tool": "Write", "input": {"file_path": "b.bin", "content": "a\u0000b"}}
+        store.append_event(conv, EventType.APPROVAL_REQUEST, data)
+        assert [e.data for e in store.pending_approvals([conv])] == [data]
+        store.append_event(conv, EventType.APPROVAL_RESPONSE, {"id": "r1", "approved": False})
+        assert store.pending_approvals([conv]) == []
+    finally:
+        store.close()
