@@ -256,3 +256,32 @@ def test_an_approval_whose_input_holds_a_nul_is_stored_and_found(postgres_url: s
         assert store.pending_approvals([conv]) == []
     finally:
         store.close()
+
+
+def test_a_role_without_create_rights_opens_a_current_store(
+    postgres_admin: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """Migrations run once, by whoever may; afterwards a role with row rights alone opens the
+    store (no lock, no DDL when the schema is current): one role per person works."""
+    Store(postgres_url).close()  # migrated by the admin
+    role = f"person_{new_id()[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+    url = postgres_url.replace("postgres@", f"{role}@", 1)
+    try:
+        store = Store(url)
+        try:
+            conv = _conversation(store, tmp_path)
+            store.append_event(conv, EventType.USER_MESSAGE, {"text": "as a person"})
+            assert [e.data["text"] for e in store.events([conv])] == ["as a person"]
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+        with psycopg.connect(postgres_admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            conn.execute(f"DROP ROLE {role}")

@@ -310,6 +310,8 @@ class PostgresEngine:
                 last = exc
                 continue
             try:
+                if _schema_version(conn) >= len(MIGRATIONS):
+                    return  # current: no lock, and nothing a role without CREATE rights may not do
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
                     conn.execute("CREATE TABLE IF NOT EXISTS chatml_schema (version INTEGER NOT NULL)")
@@ -450,6 +452,15 @@ class PostgresEngine:
         if not self._closed.is_set():
             self._closed.set()
             self._pool.close(timeout=5)
+
+
+def _schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The version ``chatml_schema`` records (0 before the first migration)."""
+    try:
+        row = conn.execute("SELECT version FROM chatml_schema").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row else 0
 
 
 def _find_inserted(
