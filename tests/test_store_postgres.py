@@ -285,3 +285,35 @@ def test_a_role_without_create_rights_opens_a_current_store(
         with psycopg.connect(postgres_admin, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_dropping_the_connection_mid_turn_loses_no_event(
+    postgres_admin: str, on_postgres: str, repo: Path, tmp_path: Path
+) -> None:
+    """A runner process streams a scripted answer; every server connection of the database is
+    killed three times mid-turn. The turn ends, and its deltas add up to its text, each once."""
+    words = " ".join(f"word{i}" for i in range(120))
+    script = write_script(tmp_path / "slow.json", [[{"type": "text", "text": words}]], delay=0.02)
+    cm = ChatML(config=Config(runner_idle_timeout=5.0, lease_stale_after=10.0))
+    try:
+        session = cm.new_session(repo, name="drops", agent=f"scripted:{script}", permission_mode="bypass")
+        session.send("talk")
+        conv = cm.agents.conversation(session.id).id
+        killed = 0
+        deadline = time.monotonic() + 60
+        while killed < 3 and time.monotonic() < deadline:
+            deltas = [e for e in cm.store.events([conv]) if e.type is EventType.ASSISTANT_DELTA]
+            if len(deltas) > 3 + killed * 4:
+                killed += postgres.terminate_backends(postgres_admin, on_postgres) > 0
+            time.sleep(0.01)
+        assert session.wait(timeout=60) == "idle"
+        events = session.events()
+        assert killed == 3 and "result" in types(events)
+        text = next(e for e in events if e.type is EventType.ASSISTANT_TEXT).data["text"]
+        deltas = [e.data["text"] for e in events if e.type is EventType.ASSISTANT_DELTA]
+        assert text == words and "".join(deltas) == words
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(set(seqs))
+    finally:
+        kill_runners(cm)
+        cm.close()
