@@ -302,8 +302,8 @@ def test_dropping_the_connection_mid_turn_loses_no_event(
         killed = 0
         deadline = time.monotonic() + 60
         while killed < 3 and time.monotonic() < deadline:
-            deltas = [e for e in cm.store.events([conv]) if e.type is EventType.ASSISTANT_DELTA]
-            if len(deltas) > 3 + killed * 4:
+            streamed = [e for e in cm.store.events([conv]) if e.type is EventType.ASSISTANT_DELTA]
+            if len(streamed) > 3 + killed * 4:
                 killed += postgres.terminate_backends(postgres_admin, on_postgres) > 0
             time.sleep(0.01)
         assert session.wait(timeout=60) == "idle"
