@@ -12,6 +12,8 @@ import pytest
 
 from chatml_lab.core.manager import ChatML
 
+from . import postgres
+
 _ISOLATED = ("HOME", "CHATML_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
              "IPYTHONDIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")  # fmt: skip
 
@@ -31,21 +33,29 @@ def _stop_runner_hosts(under: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Point every home, data and config dir at a temp dir; no key, no network, a git identity."""
+def hermetic(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """Point every home, data and config dir at a temp dir; no key, no network, a git identity.
+
+    ``CHATML_TEST_ENGINE=postgresql`` runs every test on a fresh PostgreSQL database instead of
+    SQLite (a way to look for dialect gaps; tests that open SQLite files themselves then fail).
+    """
     root = tmp_path_factory.mktemp("env")
     for name in _ISOLATED:
         path = root / name.lower()
         path.mkdir()
         monkeypatch.setenv(name, str(path))
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "CHATML_WORKSPACES_DIR",
-                 "GITHUB_TOKEN", "GH_TOKEN", "CHATML_GITHUB_API_URL"):  # fmt: skip
+                 "GITHUB_TOKEN", "GH_TOKEN", "CHATML_GITHUB_API_URL", "CHATML_DATABASE_URL"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.invalid")
+    if os.environ.get("CHATML_TEST_ENGINE") == "postgresql":
+        monkeypatch.setenv("CHATML_DATABASE_URL", request.getfixturevalue("postgres_url"))
     yield root
     # Runners exit on their own when idle; a runner host the test started on demand is ended here,
     # and so is every agent process this test process started and still holds (reaped, not left).
@@ -100,3 +110,53 @@ def cm(hermetic: Path) -> Iterator[ChatML]:
     manager = ChatML(data_dir=Path(os.environ["CHATML_DATA_DIR"]))
     yield manager
     manager.close()
+
+
+# -- PostgreSQL (tests/postgres.py): one temp cluster per test session, a fresh database per test ---
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    """A superuser URL of a running PostgreSQL (skips, or fails under CHATML_REQUIRE_POSTGRES=1)."""
+    with postgres.admin() as url:
+        if url is None:
+            if os.environ.get("CHATML_REQUIRE_POSTGRES") == "1":
+                pytest.fail(
+                    "CHATML_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: apt-get install postgresql"
+                )
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: str) -> Iterator[str]:
+    """The URL of a fresh empty database, dropped after the test."""
+    url = postgres.create_database(postgres_admin)
+    yield url
+    postgres.drop_database(postgres_admin, url)
+
+
+@pytest.fixture
+def on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test's ChatML on PostgreSQL: ``CHATML_DATABASE_URL`` names a fresh database."""
+    monkeypatch.setenv("CHATML_DATABASE_URL", postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """What ``Store(...)`` opens, once per engine: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "chatml.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per engine: the ``ChatML()`` it makes opens SQLite in the data dir, then a
+    fresh PostgreSQL database (``CHATML_DATABASE_URL``). Use it before ``cm`` in the arguments, or
+    with ``@pytest.mark.usefixtures("engine")``."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("CHATML_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return str(request.param)
