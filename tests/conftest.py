@@ -159,4 +159,6 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     with ``@pytest.mark.usefixtures("engine")``."""
     if request.param == "postgresql":
         monkeypatch.setenv("CHATML_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("CHATML_DATABASE_URL", raising=False)  # SQLite even under CHATML_TEST_ENGINE
     return str(request.param)
