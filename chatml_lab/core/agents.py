@@ -29,8 +29,10 @@ from ..errors import (
 )
 from ..events import Event, EventType
 from ..models import AgentState, Conversation, ConversationKind
+from .machines import wake
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..storage.store import Store
     from .manager import ChatML
 
@@ -85,6 +87,17 @@ def runner_command(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", lease.RUNNER_MODULE, *argv]
 
 
+def runner_argv(config: Config, data_dir: Path, conversation_id: str, token: str) -> list[str]:
+    """The arguments of the runner that serves ``conversation_id`` under claim ``token``."""
+    return [
+        conversation_id, "--data-dir", str(data_dir), "--token", token,
+        "--idle-timeout", str(config.runner_idle_timeout),
+        "--approval-timeout", str(config.approval_timeout),
+        "--stale-after", str(config.lease_stale_after),
+        "--config", config.to_json(),  # the rest (sandbox settings) reaches the backend this way
+    ]  # fmt: skip
+
+
 def mark_failed_start(store: Store, log: Path, conversation_id: str, token: str, code: int) -> None:
     """Record that the runner started under claim ``token`` exited before it could take the lease."""
     store.mark_crashed(conversation_id, token)
@@ -123,17 +136,43 @@ class AgentControl:
     # -- truth about runners --------------------------------------------------------------------
 
     def state(self, conversation_id: str) -> AgentState:
-        """The conversation's agent state, with dead runners reported as ``crashed``."""
+        """The conversation's agent state, with dead runners reported as ``crashed``.
+
+        Another machine's conversation is shown, never changed here: ``unreachable`` while its
+        machine does not heartbeat, ``crashed`` (for display; its machine records it) when its
+        runner's lease went stale.
+        """
         self._reap()
         conv = self.store.conversation(conversation_id)
         if conv is None:
             return AgentState.IDLE
+        there = self._machine_of(conv.session_id)
+        if there is not None:
+            reachable = self.manager.machines.reachable().get(there, False)
+            return self._shown(conv.agent_state, lease.read_lease(self.store, conversation_id), reachable)
         if conv.agent_state.value in WORKING:
             current = lease.read_lease(self.store, conversation_id)
-            if not lease.is_live(current, self.manager.config.lease_stale_after):
+            if not self._live(current):
                 self._mark_crashed(conversation_id, current)
                 return AgentState.CRASHED
         return conv.agent_state
+
+    def _machine_of(self, session_id: str) -> str | None:
+        """The session's machine when it is another one than this (None: it is this one's)."""
+        rec = self.store.session(session_id)
+        return rec.machine if rec is not None and self.manager.machines.elsewhere(rec.machine) else None
+
+    def _shown(self, stored: AgentState, current: lease.Lease | None, reachable: bool) -> AgentState:
+        """What another machine's conversation shows here (nothing is written)."""
+        if not reachable:
+            return AgentState.UNREACHABLE
+        if stored.value in WORKING and not self._live(current):
+            return AgentState.CRASHED
+        return stored
+
+    def _live(self, current: lease.Lease | None) -> bool:
+        config = self.manager.config
+        return lease.is_live(current, config.lease_stale_after, here=config.machine)
 
     def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
         try:
@@ -184,6 +223,13 @@ class AgentControl:
         token = secrets.token_hex(8)
         if not lease.claim(self.store, conversation_id, token, config.lease_stale_after):
             return False
+        return self.start_claimed(conversation_id, token)
+
+    def start_claimed(self, conversation_id: str, token: str) -> bool:
+        """Start the runner for the claim ``token`` this process just took; True when started."""
+        import secrets
+
+        config = self.manager.config
         conv = self.store.conversation(conversation_id)
         rec = self.manager.record(conv.session_id) if conv else None
         log_dir = self.manager.data_dir / "logs"
@@ -191,17 +237,13 @@ class AgentControl:
         log_path = log_dir / f"{conversation_id}.log"
         cwd = rec.worktree_path if rec and rec.worktree_path.is_dir() else self.manager.data_dir
         env = {**os.environ, "CHATML_DATA_DIR": str(self.manager.data_dir)}
-        argv = [
-            conversation_id, "--data-dir", str(self.manager.data_dir), "--token", token,
-            "--idle-timeout", str(config.runner_idle_timeout),
-            "--approval-timeout", str(config.approval_timeout),
-            "--stale-after", str(config.lease_stale_after),
-            "--config", config.to_json(),  # the rest (sandbox settings) reaches the backend this way
-        ]  # fmt: skip
+        argv = runner_argv(config, self.manager.data_dir, conversation_id, token)
         if self._host_enabled():
             from . import runner_host
 
-            pid, host = runner_host.spawn(self.manager.data_dir, argv, cwd, env, log_path, self._host_idle())
+            pid, host = runner_host.spawn(
+                self.manager.data_dir, argv, cwd, env, log_path, self._host_idle(), config.to_json()
+            )
             if host is not None:
                 _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
             if pid is not None:
@@ -239,7 +281,9 @@ class AgentControl:
         from . import runner_host
 
         if not runner_host.reachable(self.manager.data_dir):
-            host = runner_host.start_host(self.manager.data_dir, self._host_idle())
+            host = runner_host.start_host(
+                self.manager.data_dir, self._host_idle(), self.manager.config.to_json()
+            )
             _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
 
     # -- client operations ----------------------------------------------------------------------
@@ -276,16 +320,30 @@ class AgentControl:
         if conversation_id and (found is None or found.session_id != session_id):
             raise SessionError(f"conversation {conversation_id} is not one of {rec.name!r}'s")
         conv = found or self.conversation(session_id, kind)
-        self.state(conv.id)  # a crashed runner is recorded before the resume
         from ..agents.runner import redact
 
+        if self.manager.machines.elsewhere(rec.machine):
+            # Its machine's runner host starts the runner there (issue 13): none starts here.
+            assert rec.machine is not None
+            self.manager.machines.check(rec.machine, f"answer a message to {rec.name!r}")
+            self.store.push_inbox(conv.id, "message", {"text": redact(text)})
+            wake(self.store, rec.machine)
+            return
+        self.state(conv.id)  # a crashed runner is recorded before the resume
         self.store.push_inbox(conv.id, "message", {"text": redact(text)})
         self.ensure_runner(conv.id)
 
     def _control(self, session_id: str, kind: str, data: dict[str, object] | None = None) -> None:
+        there = self._machine_of(session_id)
+        if there is not None:
+            self.manager.machines.check(
+                there, f"{kind} the agent of session {self.manager.record(session_id).name!r}"
+            )
         for conv in self.store.conversations(session_id):
             if lease.read_lease(self.store, conv.id) is not None or conv.agent_state.value in WORKING:
                 self.store.push_inbox(conv.id, kind, dict(data or {}))
+        if there is not None:
+            wake(self.store, there)
 
     def interrupt(self, session_id: str) -> None:
         """Stop the current turn; the conversation stays usable."""
@@ -313,6 +371,9 @@ class AgentControl:
             ids = ", ".join(str(e.data["id"]) for e in pending)
             raise ApprovalNotFoundError(f"several approvals are pending ({ids}): name one")
         event = pending[0]
+        there = self._machine_of(session_id)
+        if there is not None:
+            self.manager.machines.check(there, f"pass on the answer to request {event.data['id']}")
         state = self.state(event.conversation_id)  # a runner that died is recorded as crashed here
         if not self._served(event.conversation_id):
             # The request lived in the dead runner's turn: a new runner starts from the stored
@@ -328,6 +389,8 @@ class AgentControl:
         if reason:
             data["reason"] = reason
         self.store.push_inbox(event.conversation_id, "approval", data)
+        if there is not None:
+            wake(self.store, there)
         return str(event.data["id"])
 
     def wait(self, session_id: str, timeout: float | None = None, poll: float = 0.05) -> AgentState:
@@ -363,7 +426,7 @@ class AgentControl:
         live = []
         for conv in self.store.conversations(session_id):
             found = lease.read_lease(self.store, conv.id)
-            if lease.is_live(found, self.manager.config.lease_stale_after):
+            if self._live(found):
                 live.append((conv, found))
         if not live:
             return
@@ -384,19 +447,22 @@ class AgentControl:
 
     def _served(self, conversation_id: str) -> bool:
         """True when a live runner (or a claim starting one) holds the conversation."""
-        return lease.is_live(
-            lease.read_lease(self.store, conversation_id), self.manager.config.lease_stale_after
-        )
+        return self._live(lease.read_lease(self.store, conversation_id))
 
-    def session_states(self, session_ids: list[str]) -> dict[str, AgentState]:
+    def session_states(
+        self, session_ids: list[str], machines: dict[str, str | None] | None = None
+    ) -> dict[str, AgentState]:
         """The task conversation's state of many sessions, in one query (what the table shows).
 
         Only conversations that say they are working have their runner checked; one whose runner
-        died is marked ``crashed`` here, as :meth:`state` would.
+        died is marked ``crashed`` here, as :meth:`state` would. ``machines`` gives each session's
+        machine: another machine's sessions are shown as :meth:`state` shows them, never changed.
         """
         self._reap()
         known = self.store.task_states()
-        stale_after = self.manager.config.lease_stale_after
+        machines = machines or {}
+        remote = [s for s in session_ids if self.manager.machines.elsewhere(machines.get(s))]
+        reachable = self.manager.machines.reachable() if remote else {}
         states: dict[str, AgentState] = {}
         for session_id in session_ids:
             found = known.get(session_id)
@@ -404,7 +470,11 @@ class AgentControl:
                 states[session_id] = self.session_state(session_id)
                 continue
             conversation_id, state, current = found
-            if state.value in WORKING and not lease.is_live(current, stale_after):
+            there = machines.get(session_id)
+            if self.manager.machines.elsewhere(there):
+                states[session_id] = self._shown(state, current, reachable.get(str(there), False))
+                continue
+            if state.value in WORKING and not self._live(current):
                 self._mark_crashed(conversation_id, current)
                 state = AgentState.CRASHED
             states[session_id] = state

@@ -38,8 +38,10 @@ from . import naming
 from .archiver import Archiver
 from .collector import Collector
 from .creator import Creator, NewSession
+from .machines import Machines, register
 from .operations import Operations
 from .records import Records
+from .remote import Remote
 from .renamer import Renamer
 from .scripts import ScriptRunner
 from .settings import Settings
@@ -79,6 +81,9 @@ class ChatML(ShipFacade):
         self.config = config or Config()
         self.progress: Progress = progress or _quiet
         self.store = Store(self.data_dir / "state" / "chatml.db")
+        register(self.store, self.config)  # before any write: rows carry this machine's name
+        self.machines = Machines(self.store, self.config)
+        self.remote = Remote(self)
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
@@ -203,6 +208,20 @@ class ChatML(ShipFacade):
         URL: the session starts at the PR's head and is bound to the PR. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
+        elsewhere = self._workspace_elsewhere(repo_or_workspace)
+        if elsewhere is not None:
+            ws = elsewhere
+            assert ws.machine is not None
+            session_id = self.remote.call(
+                ws.machine, "new_session", ws.id, f"create a session in workspace {ws.name!r}",
+                name=name, base=base, priority=Priority.parse(priority).value if priority else None,
+                from_pr=from_pr, agent=agent, model=model, agent_options=agent_options,
+                permission_mode=PermissionMode.parse(permission_mode).value if permission_mode else None,
+            )  # fmt: skip
+            session = self._handle(str(session_id))
+            if prompt:
+                session.send(prompt)  # its machine's runner host answers
+            return session
         if isinstance(from_pr, str):
             repo_or_workspace, from_pr = self._pr_number(repo_or_workspace, from_pr)
         if prompt:
@@ -218,6 +237,16 @@ class ChatML(ShipFacade):
         if prompt:
             session.send(prompt)
         return session
+
+    def _workspace_elsewhere(self, key: Workspace | str | Path | None) -> Workspace | None:
+        """The registered workspace ``key`` names when its repository is on another machine."""
+        ws = key if isinstance(key, Workspace) else self.store.workspace(str(key)) if key else None
+        return ws if ws is not None and self.machines.elsewhere(ws.machine) else None
+
+    def elsewhere(self, session_id: str) -> str | None:
+        """The session's machine when another machine than this one holds its worktree."""
+        rec = self.store.session(session_id)
+        return rec.machine if rec is not None and self.machines.elsewhere(rec.machine) else None
 
     # -- sessions: find -------------------------------------------------------------------------
 
@@ -277,6 +306,15 @@ class ChatML(ShipFacade):
         agent: its backend (``scripted:PATH`` gives a script), model and permission mode, used from
         the agent's next start.
         """
+        there = self.elsewhere(session_id) if name is not None else None
+        if there is not None:  # a rename moves the worktree and the branch: done where they are
+            return self.remote.record(
+                there, "update", session_id, f"rename session {self.record(session_id).name!r}",
+                name=name, agent=agent, model=model, agent_options=agent_options, pinned=pinned,
+                priority=Priority.parse(priority).value if priority is not None else None,
+                task_status=TaskStatus.parse(task_status).value if task_status is not None else None,
+                permission_mode=PermissionMode.parse(permission_mode).value if permission_mode else None,
+            )  # fmt: skip
         self.operations.settle(session_id, refuse_live=name is not None)
         rec = self.record(session_id)
         changes: SessionChanges = {}
@@ -323,6 +361,10 @@ class ChatML(ShipFacade):
         A sync asked for by a person fetches now; ``background=True`` (pollers) fetches at most
         once per ``fetch_throttle`` seconds per workspace.
         """
+        there = self.elsewhere(session_id)
+        if there is not None:
+            return self.remote.record(there, "sync", session_id, f"sync session {self.record(session_id).name!r}",
+                                      fetch=fetch, background=background)  # fmt: skip
         self.operations.settle(session_id)
         rec = self.record(session_id)
         try:
@@ -359,6 +401,8 @@ class ChatML(ShipFacade):
         """
         live: dict[str, list[SessionRecord]] = {}
         for rec in self.records.reconciled(include_archived=False):
+            if self.machines.elsewhere(rec.machine):
+                continue  # its machine counts its drift
             try:
                 self.operations.settle(rec.id)
                 self._workspaces.repo(self.workspace(rec.workspace_id))
@@ -394,10 +438,18 @@ class ChatML(ShipFacade):
 
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
+        there = self.elsewhere(session_id)
+        if there is not None:
+            doing = f"archive session {self.record(session_id).name!r}"
+            return self.remote.record(there, "archive", session_id, doing, force=force)
         return self.archiver.archive(session_id, force=force)
 
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
+        there = self.elsewhere(session_id)
+        if there is not None:
+            doing = f"unarchive session {self.record(session_id).name!r}"
+            return self.remote.record(there, "unarchive", session_id, doing)
         return self.archiver.unarchive(session_id)
 
     def at_risk(self, rec: SessionRecord, repo: GitRepo) -> list[str]:
@@ -410,10 +462,19 @@ class ChatML(ShipFacade):
         With ``force`` the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
         :meth:`gc` removes it. Returns that ref (or None when nothing needed keeping).
         """
+        there = self.elsewhere(session_id)
+        if there is not None:
+            doing = f"delete session {self.record(session_id).name!r}"
+            found = self.remote.call(there, "delete", session_id, doing, force=force)
+            return None if found is None else str(found)
         return self.archiver.delete(session_id, force=force)
 
     def disk_usage(self, session_id: str) -> int:
         """Bytes the session's worktree takes on disk (0 when archived)."""
+        there = self.elsewhere(session_id)
+        if there is not None:
+            doing = f"measure session {self.record(session_id).name!r}"
+            return int(self.remote.call(there, "disk_usage", session_id, doing))
         return disk_usage(self.record(session_id).worktree_path)
 
     # -- garbage collection ---------------------------------------------------------------------
@@ -440,7 +501,7 @@ class ChatML(ShipFacade):
         workspaces = self.workspaces()
         names = {ws.id: ws.name for ws in workspaces}
         records = self.records.reconciled(include_archived, workspaces)
-        states = self.agents.session_states([rec.id for rec in records])
+        states = self.agents.session_states([rec.id for rec in records], {r.id: r.machine for r in records})
         rows: list[dict[str, Any]] = []
         for rec in records:
             rows.append({
@@ -450,7 +511,7 @@ class ChatML(ShipFacade):
                 "ahead": rec.ahead, "behind": rec.behind, "agent_state": states[rec.id].value,
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
-                "pr_number": rec.pr_number, "pr_url": rec.pr_url,
+                "pr_number": rec.pr_number, "pr_url": rec.pr_url, "machine": rec.machine or self.config.machine,
             })  # fmt: skip
         prs = self.store.pr_states([str(r["id"]) for r in rows])
         for row in rows:

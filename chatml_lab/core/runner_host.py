@@ -40,7 +40,12 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..config import Config
+
+if TYPE_CHECKING:
+    from .host_duties import Job
 
 HOST_MODULE = "chatml_lab.core.runner_host"
 #: Seconds a client waits for a host it started to listen (a cold import under load is slow).
@@ -99,14 +104,19 @@ def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, A
         return None
 
 
-def start_host(data_dir: Path, idle_timeout: float) -> subprocess.Popen[bytes]:
-    """Start a host for ``data_dir`` (detached, own session); it listens once its imports are done."""
+def start_host(data_dir: Path, idle_timeout: float, config: str | None = None) -> subprocess.Popen[bytes]:
+    """Start a host for ``data_dir`` (detached, own session); it listens once its imports are done.
+
+    ``config`` is the client's :class:`~chatml_lab.config.Config` as JSON (its machine's name).
+    """
     path = socket_path(data_dir)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", HOST_MODULE, "--data-dir", str(data_dir), "--socket", str(path),
             "--idle-timeout", str(idle_timeout)]  # fmt: skip
+    if config is not None:
+        args += ["--config", config]
     with open(logs / "runner-host.log", "ab") as log:
         # cwd: the data dir, never the caller's (``python -m`` puts its cwd first on sys.path).
         return subprocess.Popen(
@@ -116,7 +126,13 @@ def start_host(data_dir: Path, idle_timeout: float) -> subprocess.Popen[bytes]:
 
 
 def spawn(
-    data_dir: Path, argv: list[str], cwd: Path, env: dict[str, str], log: Path, idle_timeout: float
+    data_dir: Path,
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    idle_timeout: float,
+    config: str | None = None,
 ) -> tuple[int | None, subprocess.Popen[bytes] | None]:
     """Have the host fork a runner with ``argv`` (the runner's arguments); start the host if needed.
 
@@ -131,7 +147,7 @@ def spawn(
     answer = _request(path, request, START_TIMEOUT)
     started = None
     if answer is None:
-        started = start_host(data_dir, idle_timeout)
+        started = start_host(data_dir, idle_timeout, config)
         deadline = time.monotonic() + START_TIMEOUT
         while answer is None and started.poll() is None and time.monotonic() < deadline:
             # Refused until the host listens; then answered once its imports are done.
@@ -233,12 +249,19 @@ def _peer_uid(conn: socket.socket) -> int:
 
 
 class Host:
-    """The accept-fork-reap loop (single-threaded: forking from it is safe)."""
+    """The accept-fork-reap loop (single-threaded: forking from it is safe).
 
-    def __init__(self, data_dir: Path, path: Path, idle_timeout: float) -> None:
+    Its machine's duties (heartbeat, the inbox other machines write, their requests) are done
+    between two accepts by :class:`~.host_duties.Duties`. ``idle_timeout`` 0 or less: never leave.
+    """
+
+    def __init__(self, data_dir: Path, path: Path, idle_timeout: float, config: Config | None = None) -> None:
+        from .host_duties import Duties
+
         self.data_dir = data_dir
         self.path = path
-        self.idle_timeout = idle_timeout
+        self.idle_timeout = idle_timeout if idle_timeout > 0 else float("inf")
+        self.duties = Duties(data_dir, config or Config())
         self.children: dict[int, tuple[str, str, Path]] = {}  # pid → (conversation, token, log)
         self.forked: dict[str, int] = {}  # token → pid: a request asked twice forks once
         self.listener: socket.socket | None = None
@@ -304,7 +327,9 @@ class Host:
             self._reap()
             if stopping:
                 break
-            if self.children:
+            for job in self.duties.tick():
+                self._run_job(job)
+            if self.children or self.duties.workers:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
                 break
@@ -326,10 +351,20 @@ class Host:
         while not unsafe and select.select([self.listener], [], [], 0)[0]:
             self._accept()
         self.listener.close()
-        while self.children:
+        while self.children or self.duties.workers:
             self._reap()
             time.sleep(_LOOP_TICK)
+        self.duties.leave()
         return 0
+
+    def _run_job(self, job: Job) -> None:
+        from .host_duties import RunnerJob, fork_worker
+
+        if isinstance(job, RunnerJob):
+            pid = self._fork(job.request, None)
+            self.forked[str(job.request["argv"][job.request["argv"].index("--token") + 1])] = pid
+        else:
+            fork_worker(self.duties, job.request_id, self._detach)
 
     def _accept(self) -> None:
         assert self.listener is not None
@@ -364,10 +399,11 @@ class Host:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 print(f"runner host: bad request: {exc}", flush=True)
 
-    def _fork(self, request: dict[str, Any], conn: socket.socket) -> int:
+    def _fork(self, request: dict[str, Any], conn: socket.socket | None) -> int:
         argv = [str(a) for a in request["argv"]]
         cwd, env, log = str(request["cwd"]), dict(request["env"]), Path(request["log"])
         token = argv[argv.index("--token") + 1]
+        self.duties.release()  # no database connection crosses the fork
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -391,7 +427,7 @@ class Host:
         return pid
 
     def _become_runner(
-        self, argv: list[str], cwd: str, env: dict[str, str], log: Path, conn: socket.socket
+        self, argv: list[str], cwd: str, env: dict[str, str], log: Path, conn: socket.socket | None
     ) -> None:
         """What ``subprocess.Popen(..., start_new_session=True, cwd=..., env=...)`` would have done."""
         import setproctitle
@@ -400,14 +436,9 @@ class Host:
 
         # Before the environment changes: setproctitle finds the argv area next to it.
         setproctitle.setproctitle(" ".join(runner_command(argv)))
-        os.setsid()
-        conn.close()
-        if self.listener is not None:
-            self.listener.close()
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)  # the lock must leave with the host, not stay with a runner
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
+        if conn is not None:
+            conn.close()
+        self._detach()
         # Output first: whatever fails from here on is told in the conversation's log.
         out = os.open(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -420,8 +451,18 @@ class Host:
         os.environ.clear()
         os.environ.update(env)
 
+    def _detach(self) -> None:
+        """In a forked child: its own session, none of the host's sockets, locks or handlers."""
+        os.setsid()
+        if self.listener is not None:
+            self.listener.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # the lock must leave with the host, not stay with a runner
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+
     def _reap(self) -> None:
-        while self.children:
+        while self.children or self.duties.workers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -430,7 +471,9 @@ class Host:
             if pid == 0:
                 return
             found = self.children.pop(pid, None)
-            if found is not None:
+            if found is None:
+                self.duties.worker_exited(pid, os.waitstatus_to_exitcode(status))
+            else:
                 if self.forked.get(found[1]) == pid:
                     del self.forked[found[1]]
                 code = os.waitstatus_to_exitcode(status)
@@ -455,9 +498,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatml-runner-host")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--socket", required=True)
-    parser.add_argument("--idle-timeout", type=float, default=120.0)
+    parser.add_argument("--idle-timeout", type=float, default=120.0, help="0: never leave")
+    parser.add_argument("--config", help="the client's Config as JSON (this machine's name and the rest)")
     args = parser.parse_args(argv)
-    host = Host(Path(args.data_dir), Path(args.socket), args.idle_timeout)
+    config = Config.from_json(args.config) if args.config else Config()
+    host = Host(Path(args.data_dir), Path(args.socket), args.idle_timeout, config)
     if not host.claim():
         return 0  # another host serves this socket
     print(f"runner host pid {os.getpid()} listening on {host.path}", flush=True)

@@ -25,12 +25,17 @@ class Lease:
     token: str
     started_at: float
     heartbeat_at: float
+    #: The machine of the runner (None: written before machines existed, so this one's).
+    machine: str | None = None
 
 
 def _lease(row: sqlite3.Row | None) -> Lease | None:
     if row is None:
         return None
-    return Lease(row["conversation_id"], row["pid"], row["token"], row["started_at"], row["heartbeat_at"])
+    return Lease(
+        row["conversation_id"], row["pid"], row["token"], row["started_at"], row["heartbeat_at"],
+        row["machine"],
+    )  # fmt: skip
 
 
 def _drop(conn: sqlite3.Connection, conversation_id: str, token: str) -> bool:
@@ -43,6 +48,9 @@ def _drop(conn: sqlite3.Connection, conversation_id: str, token: str) -> bool:
 
 class LeaseRows(Database):
     """The ``leases`` table, and marking a conversation whose runner died as crashed."""
+
+    #: The machine this process runs on (set by the core; see :class:`.machines.MachineRows`).
+    machine: str | None = None
 
     def lease(self, conversation_id: str) -> Lease | None:
         """The lease row of a conversation, if any."""
@@ -71,9 +79,9 @@ class LeaseRows(Database):
                 return False
             now = time.time()
             conn.execute(
-                "INSERT OR REPLACE INTO leases (conversation_id, pid, token, started_at, heartbeat_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, pid, token, now, now),
+                "INSERT OR REPLACE INTO leases (conversation_id, pid, token, started_at, heartbeat_at,"
+                " machine) VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, pid, token, now, now, self.machine),
             )
             return True
 
