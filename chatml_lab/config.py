@@ -38,6 +38,29 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+#: URL schemes of :attr:`Config.database_url`, by engine.
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+SQLITE_SCHEME = "sqlite"
+
+
+def check_database_url(url: str) -> str:
+    """The engine of ``url`` (``"postgresql"`` or ``"sqlite"``); :class:`ConfigError` when unusable."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in POSTGRES_SCHEMES:
+        return "postgresql"
+    if sep and scheme.lower() == SQLITE_SCHEME:
+        # As SQLAlchemy: ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute (and required).
+        if not rest.startswith("//") or rest == "//":
+            raise ConfigError(
+                f"database URL {url!r} names no absolute file: write sqlite:////abs/path.db (four slashes)"
+            )
+        return "sqlite"
+    raise ConfigError(
+        f"database URL {url.split('@')[-1]!r} is neither postgresql://... nor sqlite:////abs/path.db:"
+        " fix CHATML_DATABASE_URL (or the database_url setting), or unset it for SQLite in the data dir"
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """Knobs of the core. Every field has a working default."""
@@ -78,6 +101,12 @@ class Config:
     #: Seconds the runner host stays up with no runner left (None: :attr:`runner_idle_timeout`).
     host_idle_timeout: float | None = None
 
+    #: Where the session store lives: ``postgresql://user:pw@host/db`` (PostgreSQL through psycopg's
+    #: pool) or ``sqlite:////abs/path.db``; None: SQLite at ``<data_dir>/state/chatml.db``.
+    database_url: str | None = field(default_factory=lambda: os.environ.get("CHATML_DATABASE_URL") or None)
+    #: Seconds a lost database connection is retried before the store is reported unreachable.
+    database_retry_for: float = 30.0
+
     #: This machine's name in a store shared by several (issue 13): the sessions whose worktrees
     #: live here carry it. ``$CHATML_MACHINE``, else the host name.
     machine: str = field(default_factory=lambda: os.environ.get("CHATML_MACHINE") or socket.gethostname())
@@ -96,6 +125,8 @@ class Config:
             raise ConfigError("machine must not be empty: set CHATML_MACHINE to this machine's name")
         if self.sandbox_network not in ("on", "off"):
             raise ConfigError(f"sandbox_network must be 'on' or 'off', not {self.sandbox_network!r}")
+        if self.database_url is not None:
+            check_database_url(self.database_url)
 
     @property
     def sandbox_env_names(self) -> tuple[str, ...]:

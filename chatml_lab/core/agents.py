@@ -242,7 +242,14 @@ class AgentControl:
             from . import runner_host
 
             pid, host = runner_host.spawn(
-                self.manager.data_dir, argv, cwd, env, log_path, self._host_idle(), config.to_json()
+                self.manager.data_dir,
+                argv,
+                cwd,
+                env,
+                log_path,
+                self._host_idle(),
+                config.database_url,
+                config.to_json(),
             )
             if host is not None:
                 _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
@@ -282,7 +289,10 @@ class AgentControl:
 
         if not runner_host.reachable(self.manager.data_dir):
             host = runner_host.start_host(
-                self.manager.data_dir, self._host_idle(), self.manager.config.to_json()
+                self.manager.data_dir,
+                self._host_idle(),
+                self.manager.config.database_url,
+                self.manager.config.to_json(),
             )
             _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
 

@@ -38,6 +38,7 @@ from ..agents import lease
 from ..config import Config
 from ..errors import ChatMLError
 from ..models import AgentState
+from ..storage.location import open_store
 from ..storage.machines import PENDING, RUNNING
 from ..storage.store import Store
 from .machines import CHANNEL, register, version
@@ -63,11 +64,6 @@ class WorkerJob:
 
 
 Job = RunnerJob | WorkerJob
-
-
-def open_store(config: Config, data_dir: Path) -> Store:
-    """The store this machine's clients use."""
-    return Store(data_dir / "state" / "chatml.db")
 
 
 class Duties:
