@@ -335,6 +335,7 @@ class Host:
             stopping = True
 
         signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)  # `chatml host` in a terminal: Ctrl-C leaves cleanly
         while True:
             self._reap()
             if stopping:
