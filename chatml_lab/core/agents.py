@@ -319,8 +319,14 @@ class AgentControl:
             from ..errors import InvalidArgumentError
 
             raise InvalidArgumentError("the message is empty: write what the agent should do")
+        elsewhere = self.manager.machines.elsewhere(rec.machine)
+        if elsewhere:  # the agent is chosen and started on the session's machine, not here
+            assert rec.machine is not None
+            self.manager.machines.check(rec.machine, f"answer a message to {rec.name!r}")
         own = self.store.conversation_options(conversation_id) if conversation_id else {}
-        if own.get("agent"):
+        if elsewhere:
+            pass
+        elif own.get("agent"):
             resolve_agent(str(own["agent"]))  # a conversation with its own agent leaves the session's
         else:
             agent = resolve_agent(rec.agent_backend)
@@ -332,10 +338,8 @@ class AgentControl:
         conv = found or self.conversation(session_id, kind)
         from ..agents.runner import redact
 
-        if self.manager.machines.elsewhere(rec.machine):
-            # Its machine's runner host starts the runner there (issue 13): none starts here.
+        if elsewhere:  # its machine's runner host starts the runner there (issue 13)
             assert rec.machine is not None
-            self.manager.machines.check(rec.machine, f"answer a message to {rec.name!r}")
             self.store.push_inbox(conv.id, "message", {"text": redact(text)})
             wake(self.store, rec.machine)
             return

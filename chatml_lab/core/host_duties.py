@@ -79,6 +79,7 @@ class Duties:
         self._next_look = 0.0
         self._next_reconcile = 0.0
         self._started = False
+        self._shared = False
         #: conversation → the newest inbox item a runner start was tried for (tried once each).
         self._tried: dict[str, int] = {}
         #: worker pid → request id (None: a reconcile worker).
@@ -125,8 +126,12 @@ class Duties:
         jobs: list[Job] = []
         if not self._started:
             self._started = True
+            # Alone on its store, a machine's clients reconcile it as they open it (as before
+            # issue 13); shared, nobody else may, so its host does it when it (re)starts.
+            self._shared = len(store.machines()) > 1
             self._settle_requests(store)
-            jobs.append(WorkerJob(None))  # reconcile as after a restart
+            if self._shared:
+                jobs.append(WorkerJob(None))
             self._next_reconcile = now + RECONCILE_EVERY
         if now >= self._next_beat:
             store.machine_heartbeat(self.machine, socket.gethostname(), os.getpid(), version())
@@ -138,9 +143,10 @@ class Duties:
             self._next_look = now + self.config.host_poll_interval
             jobs += self._runners(store)
             jobs += self._requests(store)
-        if now >= self._next_reconcile and not any(w is None for w in self.workers.values()):
+        if now >= self._next_reconcile and None not in self.workers.values():
             self._next_reconcile = now + RECONCILE_EVERY
-            if self._dead_runners(store):
+            self._shared = self._shared or len(store.machines()) > 1
+            if self._shared and self._dead_runners(store):
                 jobs.append(WorkerJob(None))
         return jobs
 

@@ -1,0 +1,180 @@
+"""Machines sharing one database (issue 13), simulated on one box: two data dirs, two machine
+names, two runner hosts (real processes), one database: a shared SQLite file and, where the
+PostgreSQL fixture gives one, a PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatml_lab.agents import lease
+from chatml_lab.cli import main
+from chatml_lab.core import agents as agent_client
+from chatml_lab.errors import MachineUnreachableError
+from chatml_lab.events import EventType
+from chatml_lab.models import AgentState
+from chatml_lab.storage.leases import Lease
+
+from .agent_fixtures import wait_for, write_script
+from .conftest import git
+from .machines import STALE_AFTER, FakeMachine, wait_reachable
+
+ENGINES = ["sqlite"]
+
+
+@pytest.fixture(params=ENGINES)
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The one database both machines use."""
+    return f"sqlite:///{tmp_path / 'shared' / 'chatml.db'}"
+
+
+@pytest.fixture
+def two(shared_url: str, tmp_path: Path, hermetic: Path) -> Iterator[tuple[FakeMachine, FakeMachine]]:
+    """Machines ``a`` and ``b`` on the shared database (``a`` first: it holds the repository)."""
+    (tmp_path / "shared").mkdir(exist_ok=True)
+    made: list[FakeMachine] = []
+    try:
+        made.append(FakeMachine.make("a", tmp_path, shared_url))
+        made.append(FakeMachine.make("b", tmp_path, shared_url))
+        yield made[0], made[1]
+    finally:
+        for machine in made:
+            machine.stop()
+
+
+def _row(machine: FakeMachine, name: str, include_archived: bool = False) -> dict[str, object]:
+    return next(r for r in machine.cm.rows(include_archived) if r["name"] == name)
+
+
+def test_a_session_of_a_is_listed_on_b_and_b_drives_its_agent_through_as_host(
+    two: tuple[FakeMachine, FakeMachine], repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, shared_url: str,
+) -> None:  # fmt: skip
+    a, b = two
+    script = write_script(
+        tmp_path / "s.json",
+        [
+            [{"type": "tool_use", "name": "Write", "input": {"file_path": "x.txt", "content": "x\n"}}],
+            [{"type": "text", "text": "wrote x"}],
+        ],
+    )
+    made = a.cm.new_session(repo, name="far", agent=f"scripted:{script}")
+    a.start_host()
+    wait_reachable(a, b)
+
+    row = _row(b, "far")  # listed on b, with the machine that holds its worktree
+    assert row["machine"] == "a" and row["agent_state"] == "idle" and row["health"] == "ok"
+    assert _row(a, "far")["machine"] == "a"
+    monkeypatch.setenv("CHATML_DATA_DIR", str(b.data_dir))
+    monkeypatch.setenv("CHATML_MACHINE", "b")
+    monkeypatch.setenv("CHATML_DATABASE_URL", shared_url)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "machine" in out.splitlines()[0] and "far" in out and " a " in out
+
+    far = b.cm.session("far")
+    far.send("write x")  # from b: queued, and a's host starts the runner on a
+    assert len(agent_client._STARTED) == 0  # b started no runner (nor any host)
+    wait_for(lambda: far.agent_state == "waiting", timeout=60, what="the approval request")
+    held = b.cm.store.lease(b.cm.agents.conversation(made.id).id)
+    assert held is not None and held.machine == "a"
+    far.approve()  # from b
+    wait_for(lambda: far.agent_state == "idle" and (made.worktree / "x.txt").exists(), timeout=60,
+             what="the approved write on a")  # fmt: skip
+    texts = [e.data.get("text") for e in far.events() if e.type is EventType.ASSISTANT_TEXT]
+    assert "wrote x" in texts
+    assert (made.worktree / "x.txt").read_text() == "x\n"
+
+
+def test_b_archives_on_a_and_a_silent_machine_is_unreachable_then_comes_back(
+    two: tuple[FakeMachine, FakeMachine], repo: Path
+) -> None:
+    a, b = two
+    kept = a.cm.new_session(repo, name="kept")
+    other = a.cm.new_session(repo, name="other")
+    (kept.worktree / "notes.txt").write_text("uncommitted work\n")
+    a.start_host()
+    wait_reachable(a, b)
+
+    archived = b.cm.archive(kept.id)  # asked on b, done on a
+    assert archived.archived and archived.machine == "a"
+    assert not kept.worktree.exists()
+    snapshot = archived.snapshot_ref
+    assert snapshot and git(repo, "rev-parse", "--verify", snapshot).strip()  # the work, on a's repository
+    assert "notes.txt" in git(repo, "show", "--stat", "--format=", snapshot)
+
+    created = b.cm.new_session(a.cm.workspace(repo).name, name="made-from-b")  # created on a
+    assert created.record.machine == "a" and created.worktree.is_dir()
+
+    # a's host dies without a word: within the bound its sessions are unreachable on b, never running.
+    conv = a.cm.agents.conversation(other.id).id
+    a.cm.store.update_conversation(conv, agent_state="running")
+    dead = _dead_pid()
+    assert a.cm.store.take_lease(conv, "t-dead", dead, lambda current: True)
+    killed_at = time.monotonic()
+    a.kill_host()
+    wait_for(lambda: _row(b, "other")["agent_state"] == "unreachable", timeout=30, what="unreachable")
+    assert time.monotonic() - killed_at < STALE_AFTER + 5  # the bound, plus a loaded box's slack
+    assert b.cm.session("other").agent_state == "unreachable"
+    assert b.cm.store.conversation(conv).agent_state is AgentState.RUNNING  # shown, never written by b
+    with pytest.raises(MachineUnreachableError) as refused:
+        b.cm.session("other").send("hello")
+    assert "'a'" in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(MachineUnreachableError, match="machine 'a' is unreachable"):
+        b.cm.archive(other.id)
+    assert b.cm.store.requests("a", "pending") == []  # nothing left queued for a
+
+    a.start_host()  # a is back: its host reconciles its sessions as after a restart
+    stored = b.cm.store.conversation
+    wait_for(lambda: stored(conv).agent_state is AgentState.CRASHED, timeout=60, what="a's reconcile")
+    assert b.cm.store.lease(conv) is None  # the dead runner's lease went with it, on a
+    assert _row(b, "other")["agent_state"] == "crashed"
+    assert _row(b, "made-from-b")["agent_state"] == "idle"
+
+
+def test_a_lease_of_another_machine_is_judged_by_its_heartbeat_not_a_local_pid() -> None:
+    now = time.time()
+    mine = Lease("c", _dead_pid(), "t", now, now, "here")
+    theirs = Lease("c", _dead_pid(), "t", now, now, "there")
+    assert not lease.is_live(mine, 5.0, here="here")  # no such process here: dead
+    assert lease.is_live(theirs, 5.0, here="here")  # fresh heartbeat on its machine: alive
+    assert not lease.is_live(Lease("c", 1, "t", now - 10, now - 10, "there"), 5.0, here="here")
+
+
+def test_a_second_chatml_host_on_one_data_dir_is_refused(
+    two: tuple[FakeMachine, FakeMachine], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    shared_url: str,
+) -> None:  # fmt: skip
+    a, _ = two
+    a.start_host()
+    wait_for(lambda: lease_host_listening(a), timeout=60, what="a's host")
+    monkeypatch.setenv("CHATML_DATA_DIR", str(a.data_dir))
+    monkeypatch.setenv("CHATML_MACHINE", "a")
+    monkeypatch.setenv("CHATML_DATABASE_URL", shared_url)
+    assert main(["host"]) == 1
+    err = capsys.readouterr().err
+    assert "already serves" in err and len(err.strip().splitlines()) == 1
+    assert main(["machines"]) == 0
+    out = capsys.readouterr().out
+    assert "reachable" in out and "(this one)" in out and "b " in out
+
+
+def lease_host_listening(machine: FakeMachine) -> bool:
+    """True once the machine's host listens and heartbeats."""
+    from chatml_lab.core import runner_host
+
+    row = machine.cm.store.machine_row(machine.name)
+    return runner_host.reachable(machine.data_dir) and row is not None and row.heartbeat_at is not None
+
+
+def _dead_pid() -> int:
+    """A pid no process has (a child that exited and was reaped)."""
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
