@@ -46,6 +46,12 @@ def two(shared_url: str, tmp_path: Path, hermetic: Path) -> Iterator[tuple[FakeM
             machine.stop()
 
 
+def _stored(machine: FakeMachine, conversation_id: str) -> AgentState:
+    found = machine.cm.store.conversation(conversation_id)
+    assert found is not None
+    return found.agent_state
+
+
 def _row(machine: FakeMachine, name: str, include_archived: bool = False) -> dict[str, object]:
     return next(r for r in machine.cm.rows(include_archived) if r["name"] == name)
 
@@ -120,7 +126,7 @@ def test_b_archives_on_a_and_a_silent_machine_is_unreachable_then_comes_back(
     wait_for(lambda: _row(b, "other")["agent_state"] == "unreachable", timeout=30, what="unreachable")
     assert time.monotonic() - killed_at < STALE_AFTER + 5  # the bound, plus a loaded box's slack
     assert b.cm.session("other").agent_state == "unreachable"
-    assert b.cm.store.conversation(conv).agent_state is AgentState.RUNNING  # shown, never written by b
+    assert _stored(b, conv) is AgentState.RUNNING  # shown, never written by b
     with pytest.raises(MachineUnreachableError) as refused:
         b.cm.session("other").send("hello")
     assert "'a'" in str(refused.value) and "\n" not in str(refused.value)
@@ -129,8 +135,7 @@ def test_b_archives_on_a_and_a_silent_machine_is_unreachable_then_comes_back(
     assert b.cm.store.requests("a", "pending") == []  # nothing left queued for a
 
     a.start_host()  # a is back: its host reconciles its sessions as after a restart
-    stored = b.cm.store.conversation
-    wait_for(lambda: stored(conv).agent_state is AgentState.CRASHED, timeout=60, what="a's reconcile")
+    wait_for(lambda: _stored(b, conv) is AgentState.CRASHED, timeout=60, what="a's reconcile")
     assert b.cm.store.lease(conv) is None  # the dead runner's lease went with it, on a
     assert _row(b, "other")["agent_state"] == "crashed"
     assert _row(b, "made-from-b")["agent_state"] == "idle"
