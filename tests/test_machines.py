@@ -23,13 +23,16 @@ from .agent_fixtures import wait_for, write_script
 from .conftest import git
 from .machines import STALE_AFTER, FakeMachine, wait_reachable
 
-ENGINES = ["sqlite"]
 
-
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=["sqlite", "postgresql"])
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The one database both machines use."""
-    return f"sqlite:///{tmp_path / 'shared' / 'chatml.db'}"
+    """The one database both machines use: a SQLite file (``sqlite:////abs/path.db``; the hosts
+    poll it), then a fresh PostgreSQL database (the hosts LISTEN).
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared' / 'chatml.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from ..agents import lease
 from ..config import Config
 from ..errors import ChatMLError
 from ..models import AgentState
+from ..storage.database import Listener
 from ..storage.location import open_store
 from ..storage.machines import PENDING, RUNNING
 from ..storage.store import Store
@@ -45,6 +46,8 @@ from .machines import CHANNEL, register, version
 
 #: Seconds between two looks for conversations of this machine whose runner died.
 RECONCILE_EVERY = 5.0
+#: Seconds between two looks on PostgreSQL when no NOTIFY came (a safety net: NOTIFY wakes it).
+NOTIFY_FALLBACK = 5.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Duties:
         self.config = config
         self.machine = config.machine
         self._store: Store | None = None
-        self._listener: Any = None
+        self._listener: Listener | None = None
         self._next_beat = 0.0
         self._next_look = 0.0
         self._next_reconcile = 0.0
@@ -92,9 +95,7 @@ class Duties:
         if self._store is None:
             self._store = open_store(self.config, self.data_dir)
             register(self._store, self.config)
-            listen = getattr(self._store, "listen", None)
-            if listen is not None:
-                self._listener = listen([CHANNEL])
+            self._listener = self._store.listen([CHANNEL])
             self._next_look = 0.0  # a NOTIFY sent while nobody listened is not lost: look now
         return self._store
 
@@ -136,11 +137,11 @@ class Duties:
         if now >= self._next_beat:
             store.machine_heartbeat(self.machine, socket.gethostname(), os.getpid(), version())
             self._next_beat = now + self.config.machine_heartbeat
-        woken = False
-        if self._listener is not None:
-            woken = self.machine in self._listener.wait(0)
+        # A payload names the machine to wake; "" is the listener's own wake-up after a reconnect.
+        woken = self._listener is not None and bool({self.machine, ""} & set(self._listener.wait(0)))
         if woken or now >= self._next_look:
-            self._next_look = now + self.config.host_poll_interval
+            polls = store.engine == "sqlite"  # NOTIFY is a no-op there: polling is the wake-up
+            self._next_look = now + (self.config.host_poll_interval if polls else NOTIFY_FALLBACK)
             jobs += self._runners(store)
             jobs += self._requests(store)
         if now >= self._next_reconcile and None not in self.workers.values():

@@ -60,9 +60,7 @@ def register(store: Store, config: Config) -> None:
 
 def wake(store: Store, machine: str) -> None:
     """Tell ``machine``'s runner host it has work (NOTIFY on PostgreSQL; on SQLite it polls)."""
-    notify = getattr(store, "notify", None)
-    if notify is not None:
-        notify(CHANNEL, machine)
+    store.notify(CHANNEL, machine)
 
 
 @dataclass(frozen=True)

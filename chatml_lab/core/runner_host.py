@@ -354,6 +354,7 @@ class Host:
                 # At the first quiet moment, not before: a request queued while the host started
                 # is forked at once, and only the runners after it find the SDK warm.
                 warmed = True
+                self.duties.release()  # a pool's threads must be gone before the warm-up's check
                 try:
                     _warm_up_sdk()
                 except Exception:  # a host that cannot fork safely leaves; clients start runners themselves
