@@ -144,6 +144,37 @@ def test_b_archives_on_a_and_a_silent_machine_is_unreachable_then_comes_back(
     assert _row(b, "made-from-b")["agent_state"] == "idle"
 
 
+def test_b_interrupts_and_stops_as_runner_and_waits_for_it(
+    two: tuple[FakeMachine, FakeMachine], repo: Path, tmp_path: Path
+) -> None:
+    a, b = two
+    slow = [
+        [{"type": "text", "text": " ".join(f"word{i}" for i in range(80))}],
+        [{"type": "text", "text": "Resumed."}],
+    ]
+    script = write_script(tmp_path / "slow.json", slow, delay=0.05)
+    made = a.cm.new_session(repo, name="chatty", agent=f"scripted:{script}")
+    a.start_host()
+    wait_reachable(a, b)
+    chatty = b.cm.session("chatty")
+    chatty.send("talk")
+    wait_for(lambda: any(e.type is EventType.ASSISTANT_DELTA for e in chatty.events()), timeout=60,
+             what="the first delta of a's runner")  # fmt: skip
+    chatty.interrupt()  # from b
+    assert chatty.wait(timeout=60) == "idle"
+    result = [e for e in chatty.events() if e.type is EventType.RESULT][-1]
+    assert result.data["stop_reason"] == "interrupted"
+    chatty.send("go on")
+    assert chatty.wait(timeout=60) == "idle"  # b's wait covers the time a's host takes to notice
+    assert [e.data["text"] for e in chatty.events() if e.type is EventType.ASSISTANT_TEXT][-1] == "Resumed."
+    chatty.send("talk again")
+    conv = a.cm.agents.conversation(made.id).id
+    wait_for(lambda: b.cm.store.lease(conv) is not None, timeout=60, what="a's runner")
+    chatty.stop()  # from b
+    assert chatty.wait(timeout=60) == "stopped"
+    wait_for(lambda: b.cm.store.lease(conv) is None, timeout=30, what="a's runner leaving")
+
+
 def test_a_lease_of_another_machine_is_judged_by_its_heartbeat_not_a_local_pid() -> None:
     now = time.time()
     mine = Lease("c", _dead_pid(), "t", now, now, "here")

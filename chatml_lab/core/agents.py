@@ -410,6 +410,9 @@ class AgentControl:
     def wait(self, session_id: str, timeout: float | None = None, poll: float = 0.05) -> AgentState:
         """Block until the agent is done with every queued message (or waits for an approval)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        # Another machine's host starts its runner when it next looks: a message queued for it is
+        # work still to come, unless that machine cannot take it (it crashed, it is unreachable).
+        elsewhere = self._machine_of(session_id) is not None
         while True:
             states = []
             busy = False
@@ -419,10 +422,16 @@ class AgentControl:
                 # Anything still in the inbox (a message, an answer, an interrupt) is work the
                 # runner has not picked up yet.
                 queued = bool(self.store.pending_inbox(conv.id))
-                if state is AgentState.RUNNING or (queued and self._served(conv.id)):
+                coming = elsewhere and state not in (AgentState.CRASHED, AgentState.UNREACHABLE)
+                if state is AgentState.RUNNING or (queued and (coming or self._served(conv.id))):
                     busy = True
             if not busy:
-                for wanted in (AgentState.WAITING, AgentState.CRASHED, AgentState.STOPPED):
+                for wanted in (
+                    AgentState.WAITING,
+                    AgentState.CRASHED,
+                    AgentState.STOPPED,
+                    AgentState.UNREACHABLE,
+                ):
                     if wanted in states:
                         return wanted
                 return AgentState.IDLE

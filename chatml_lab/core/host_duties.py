@@ -156,11 +156,13 @@ class Duties:
         jobs: list[Job] = []
         for conversation_id, newest in store.inbox_from_elsewhere(self.machine).items():
             if self._tried.get(conversation_id, 0) >= newest:
-                continue  # one try per message: a runner that cannot start is not retried in a loop
-            self._tried[conversation_id] = newest
+                continue  # one start per message: a runner that cannot start is not retried in a loop
             token = secrets.token_hex(8)
             if not lease.claim(store, conversation_id, token, self.config.lease_stale_after):
-                continue  # a live runner has it (or a client here is starting one)
+                # A live runner has it (or a client here is starting one). Looked at again next
+                # time: a runner leaving idle may have released the lease without seeing it.
+                continue
+            self._tried[conversation_id] = newest
             from .agents import runner_argv
 
             conv = store.conversation(conversation_id)

@@ -116,6 +116,11 @@ class Workspaces:
         """Registered workspaces by name."""
         return self.store.workspaces()
 
+    def here(self) -> list[Workspace]:
+        """The workspaces whose repository is on this machine (issue 13): what git work may touch."""
+        mine = self.store.machine
+        return [ws for ws in self.store.workspaces() if mine is None or ws.machine in (None, mine)]
+
     def get(self, key: str | Path) -> Workspace:
         """A workspace by id, name or path (a path inside the repository works too)."""
         found = self.store.workspace(str(key))
