@@ -71,6 +71,7 @@ def _pair(root: Path, url: str, label: str, rounds: int) -> list[Figure]:
     from chatml_lab.core import runner_host
     from chatml_lab.core.manager import ChatML
 
+    (root / label).mkdir()
     _origin, repo = build_repository(root / label, files=20, commits=2)
     script = root / label / "script.json"
     script.write_text(json.dumps({"turns": [[{"type": "text", "text": "ok"}]] * 100}))
