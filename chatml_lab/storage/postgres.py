@@ -126,6 +126,17 @@ def _lost(exc: BaseException, conn: psycopg.Connection[Any] | None) -> bool:
     return state.startswith(_LOST_STATES) or conn is None or conn.broken or conn.closed
 
 
+def _fatal(exc: psycopg.Error) -> bool:
+    """A connection refused for good: a wrong password, user or database name (not worth retrying).
+
+    libpq reports these at connect time without a SQLSTATE, so the server's words are read too.
+    """
+    text = str(exc)
+    return (exc.sqlstate or "") in _FATAL_STATES or any(
+        words in text for words in ("does not exist", "authentication failed", "no pg_hba.conf entry")
+    )
+
+
 def translate(exc: psycopg.Error, location: str, doing: str) -> StorageError:
     """The :mod:`chatml_lab.errors` error for a PostgreSQL failure: one line, problem and fix."""
     state = exc.sqlstate or ""
@@ -197,6 +208,20 @@ class PgConnection:
         return PgCursor(cursor)
 
 
+@lru_cache(maxsize=1024)
+def _write_plan(
+    sql: str, identities: tuple[tuple[str, str], ...]
+) -> tuple[str, str | None, tuple[str, list[str]] | None, bool]:
+    """How :meth:`PostgresEngine.execute` runs ``sql``: its PostgreSQL text (with ``RETURNING``
+    the new key, if any), that key column, the insert's table and columns when every value is a
+    placeholder (a retry can look the row up), and whether it is an insert at all.
+    """
+    key = _returning(sql, dict(identities))
+    text = to_postgres(sql) + (f" RETURNING {key}" if key is not None else "")
+    plain = plain_insert(sql) if key is not None else None
+    return text, key, plain, inserted_table(sql) is not None
+
+
 def _returning(sql: str, identities: dict[str, str]) -> str | None:
     table = inserted_table(sql)
     if table is None or table not in identities or "returning" in sql.lower():
@@ -216,6 +241,7 @@ class PostgresEngine:
         #: PostgreSQL stores are never opened read-only.
         self.read_only: str | None = None
         self._identities = identity_columns([migration_text(m, self.name)[0] for m in MIGRATIONS])
+        self._identity_items = tuple(sorted(self._identities.items()))
         self._closed = threading.Event()
         self._migrate()
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -276,7 +302,7 @@ class PostgresEngine:
             try:
                 conn = self._connect()
             except psycopg.OperationalError as exc:
-                if (exc.sqlstate or "") in _FATAL_STATES or "authentication failed" in str(exc):
+                if _fatal(exc):
                     raise StoreUnreachableError(
                         f"cannot open the session store {self.location} ({_first_line(exc)}):"
                         " fix CHATML_DATABASE_URL (user, password, database name)"
@@ -284,6 +310,8 @@ class PostgresEngine:
                 last = exc
                 continue
             try:
+                if _schema_version(conn) >= len(MIGRATIONS):
+                    return  # current: no lock, and nothing a role without CREATE rights may not do
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
                     conn.execute("CREATE TABLE IF NOT EXISTS chatml_schema (version INTEGER NOT NULL)")
@@ -386,12 +414,8 @@ class PostgresEngine:
         """Run one write statement on its own; return the new key of an ``AUTOINCREMENT`` insert
         (else 0). Retried when its connection is lost, without writing a row twice (module doc).
         """
-        key = _returning(sql, self._identities)
-        text, values = to_postgres(sql), tuple(params)
-        if key is not None:
-            text += f" RETURNING {key}"
-        plain = plain_insert(sql) if key is not None else None
-        is_insert = inserted_table(sql) is not None
+        text, key, plain, is_insert = _write_plan(sql, self._identity_items)
+        values = tuple(params)
 
         def work(conn: psycopg.Connection[Any], attempt: int) -> int:
             if attempt and plain is not None and key is not None:
@@ -428,6 +452,15 @@ class PostgresEngine:
         if not self._closed.is_set():
             self._closed.set()
             self._pool.close(timeout=5)
+
+
+def _schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The version ``chatml_schema`` records (0 before the first migration)."""
+    try:
+        row = conn.execute("SELECT version FROM chatml_schema").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row else 0
 
 
 def _find_inserted(
