@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,9 +55,26 @@ class FakeMachine:
         config = replace(machine_config(name, url), **changes)  # type: ignore[arg-type]
         return cls(name, data_dir, config, ChatML(data_dir=data_dir, config=config))
 
-    def start_host(self) -> None:
-        """Start this machine's runner host (never idle-exits), as ``chatml host`` would."""
-        self.host = runner_host.start_host(self.data_dir, 0, self.config.database_url, self.config.to_json())
+    def start_host(self, cli: bool = False) -> None:
+        """Start this machine's runner host (never idle-exits): on demand as a client does, or
+        with ``cli`` as a person does, ``chatml host`` (its settings then come from the environment).
+        """
+        if not cli:
+            self.host = runner_host.start_host(
+                self.data_dir, 0, self.config.database_url, self.config.to_json()
+            )
+        else:
+            env = {
+                **os.environ, "CHATML_DATA_DIR": str(self.data_dir), "CHATML_MACHINE": self.name,
+                "CHATML_DATABASE_URL": str(self.config.database_url),
+                "CHATML_MACHINE_HEARTBEAT": str(HEARTBEAT), "CHATML_MACHINE_STALE_AFTER": str(STALE_AFTER),
+            }  # fmt: skip
+            log = open(self.data_dir / "chatml-host.log", "ab")  # noqa: SIM115 (the child holds it)
+            with log:
+                self.host = subprocess.Popen(
+                    [sys.executable, "-m", "chatml_lab.cli", "host"], env=env, cwd=self.data_dir,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
         self.hosts.append(self.host)
 
     def reachable_from(self, other: FakeMachine) -> bool:

@@ -13,14 +13,16 @@ import pytest
 
 from chatml_lab.agents import lease
 from chatml_lab.cli import main
+from chatml_lab.config import Config
 from chatml_lab.core import agents as agent_client
-from chatml_lab.errors import MachineUnreachableError
+from chatml_lab.core.manager import ChatML
+from chatml_lab.errors import MachineUnreachableError, WorkWouldBeLostError
 from chatml_lab.events import EventType
 from chatml_lab.models import AgentState
 from chatml_lab.storage.leases import Lease
 
 from .agent_fixtures import wait_for, write_script
-from .conftest import git
+from .conftest import commit_file, git
 from .machines import STALE_AFTER, FakeMachine, wait_reachable
 
 
@@ -106,7 +108,7 @@ def test_b_archives_on_a_and_a_silent_machine_is_unreachable_then_comes_back(
     kept = a.cm.new_session(repo, name="kept")
     other = a.cm.new_session(repo, name="other")
     (kept.worktree / "notes.txt").write_text("uncommitted work\n")
-    a.start_host()
+    a.start_host(cli=True)  # `chatml host` on a
     wait_reachable(a, b)
 
     archived = b.cm.archive(kept.id)  # asked on b, done on a
@@ -137,20 +139,62 @@ def test_b_archives_on_a_and_a_silent_machine_is_unreachable_then_comes_back(
         b.cm.archive(other.id)
     assert b.cm.store.requests("a", "pending") == []  # nothing left queued for a
 
-    a.start_host()  # a is back: its host reconciles its sessions as after a restart
+    a.start_host(cli=True)  # a is back: its host reconciles its sessions as after a restart
     wait_for(lambda: _stored(b, conv) is AgentState.CRASHED, timeout=60, what="a's reconcile")
     assert b.cm.store.lease(conv) is None  # the dead runner's lease went with it, on a
     assert _row(b, "other")["agent_state"] == "crashed"
     assert _row(b, "made-from-b")["agent_state"] == "idle"
 
 
+def test_git_operations_asked_on_b_run_on_a_and_a_s_errors_come_back_as_they_are(
+    two: tuple[FakeMachine, FakeMachine], repo: Path
+) -> None:
+    a, b = two
+    work = a.cm.new_session(repo, name="work")
+    commit_file(work.worktree, "feature.py", "x = 1\n", "a feature")
+    (work.worktree / "draft.txt").write_text("not committed\n")
+    a.start_host()
+    wait_reachable(a, b)
+    synced = b.cm.sync(work.id)  # fetch and count on a
+    assert (synced.ahead, synced.behind) == (1, 0) and synced.drift_checked_at is not None
+    with pytest.raises(WorkWouldBeLostError, match="on machine 'a'") as lost:  # a's refusal, as a raised it
+        b.cm.delete(work.id)
+    assert "\n" not in str(lost.value)
+    renamed = b.cm.update(work.id, name="renamed")  # the branch and the worktree move on a
+    assert renamed.name == "renamed" and renamed.branch.endswith("/renamed")
+    assert "renamed" in git(repo, "branch", "--list", renamed.branch) and renamed.worktree_path.is_dir()
+    assert b.cm.disk_usage(work.id) > 0
+    assert b.cm.archive(work.id).archived
+    back = b.cm.unarchive(work.id)  # the snapshot comes back on a
+    assert not back.archived and (back.worktree_path / "draft.txt").read_text() == "not committed\n"
+    assert b.cm.store.requests("a", "running") == [] and b.cm.store.requests("a", "pending") == []
+    assert b.cm.store.lease(b.cm.agents.conversation(work.id).id) is None  # b started nothing
+
+
+def test_rows_written_before_machines_belong_to_the_first_machine_that_opens_the_store(
+    cm: ChatML, repo: Path
+) -> None:
+    session = cm.new_session(repo, name="old")
+    cm.store.execute("UPDATE sessions SET machine = NULL")  # as migration 7 leaves existing rows
+    cm.store.execute("UPDATE workspaces SET machine = NULL")
+    assert cm.store.unowned_rows()
+    with ChatML(data_dir=cm.data_dir, config=Config(machine="first")) as first:
+        assert first.record(session.id).machine == "first"
+        assert first.workspace(repo).machine == "first"
+        assert [m.name for m in first.store.machines()] == sorted({cm.config.machine, "first"})
+    with ChatML(data_dir=cm.data_dir, config=Config(machine="second")) as second:
+        assert second.record(session.id).machine == "first"  # adopted once, by the first
+
+
 def test_b_interrupts_and_stops_as_runner_and_waits_for_it(
     two: tuple[FakeMachine, FakeMachine], repo: Path, tmp_path: Path
 ) -> None:
     a, b = two
+    words = " ".join(f"word{i}" for i in range(80))
     slow = [
-        [{"type": "text", "text": " ".join(f"word{i}" for i in range(80))}],
+        [{"type": "text", "text": words}],
         [{"type": "text", "text": "Resumed."}],
+        [{"type": "text", "text": words}],
     ]
     script = write_script(tmp_path / "slow.json", slow, delay=0.05)
     made = a.cm.new_session(repo, name="chatty", agent=f"scripted:{script}")
@@ -167,9 +211,11 @@ def test_b_interrupts_and_stops_as_runner_and_waits_for_it(
     chatty.send("go on")
     assert chatty.wait(timeout=60) == "idle"  # b's wait covers the time a's host takes to notice
     assert [e.data["text"] for e in chatty.events() if e.type is EventType.ASSISTANT_TEXT][-1] == "Resumed."
+    last = chatty.last_seq()
     chatty.send("talk again")
     conv = a.cm.agents.conversation(made.id).id
-    wait_for(lambda: b.cm.store.lease(conv) is not None, timeout=60, what="a's runner")
+    wait_for(lambda: any(e.type is EventType.ASSISTANT_DELTA for e in chatty.events(after=last)), timeout=60,
+             what="a's runner talking again")  # fmt: skip
     chatty.stop()  # from b
     assert chatty.wait(timeout=60) == "stopped"
     wait_for(lambda: b.cm.store.lease(conv) is None, timeout=30, what="a's runner leaving")
