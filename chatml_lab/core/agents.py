@@ -223,13 +223,6 @@ class AgentControl:
         token = secrets.token_hex(8)
         if not lease.claim(self.store, conversation_id, token, config.lease_stale_after):
             return False
-        return self.start_claimed(conversation_id, token)
-
-    def start_claimed(self, conversation_id: str, token: str) -> bool:
-        """Start the runner for the claim ``token`` this process just took; True when started."""
-        import secrets
-
-        config = self.manager.config
         conv = self.store.conversation(conversation_id)
         rec = self.manager.record(conv.session_id) if conv else None
         log_dir = self.manager.data_dir / "logs"
@@ -241,16 +234,8 @@ class AgentControl:
         if self._host_enabled():
             from . import runner_host
 
-            pid, host = runner_host.spawn(
-                self.manager.data_dir,
-                argv,
-                cwd,
-                env,
-                log_path,
-                self._host_idle(),
-                config.database_url,
-                config.to_json(),
-            )
+            pid, host = runner_host.spawn(self.manager.data_dir, argv, cwd, env, log_path, self._host_idle(),
+                                          config.database_url, config.to_json())  # fmt: skip
             if host is not None:
                 _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
             if pid is not None:
@@ -288,12 +273,9 @@ class AgentControl:
         from . import runner_host
 
         if not runner_host.reachable(self.manager.data_dir):
-            host = runner_host.start_host(
-                self.manager.data_dir,
-                self._host_idle(),
-                self.manager.config.database_url,
-                self.manager.config.to_json(),
-            )
+            config = self.manager.config
+            host = runner_host.start_host(self.manager.data_dir, self._host_idle(), config.database_url,
+                                          config.to_json())  # fmt: skip
             _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
 
     # -- client operations ----------------------------------------------------------------------
@@ -324,11 +306,9 @@ class AgentControl:
             assert rec.machine is not None
             self.manager.machines.check(rec.machine, f"answer a message to {rec.name!r}")
         own = self.store.conversation_options(conversation_id) if conversation_id else {}
-        if elsewhere:
-            pass
-        elif own.get("agent"):
+        if not elsewhere and own.get("agent"):
             resolve_agent(str(own["agent"]))  # a conversation with its own agent leaves the session's
-        else:
+        elif not elsewhere:
             agent = resolve_agent(rec.agent_backend)
             if agent != rec.agent_backend:
                 self.store.update_session(session_id, agent_backend=agent)
@@ -351,7 +331,7 @@ class AgentControl:
         there = self._machine_of(session_id)
         if there is not None:
             self.manager.machines.check(
-                there, f"{kind} the agent of session {self.manager.record(session_id).name!r}"
+                there, f"{kind} the agent of {self.manager.record(session_id).name!r}"
             )
         for conv in self.store.conversations(session_id):
             if lease.read_lease(self.store, conv.id) is not None or conv.agent_state.value in WORKING:
@@ -426,12 +406,7 @@ class AgentControl:
                 if state is AgentState.RUNNING or (queued and (coming or self._served(conv.id))):
                     busy = True
             if not busy:
-                for wanted in (
-                    AgentState.WAITING,
-                    AgentState.CRASHED,
-                    AgentState.STOPPED,
-                    AgentState.UNREACHABLE,
-                ):
+                for wanted in (AgentState.WAITING, AgentState.CRASHED, AgentState.STOPPED, AgentState.UNREACHABLE):  # fmt: skip
                     if wanted in states:
                         return wanted
                 return AgentState.IDLE

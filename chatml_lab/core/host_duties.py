@@ -185,9 +185,13 @@ class Duties:
         return jobs
 
     def _settle_requests(self, store: Store) -> None:
-        """Requests a previous host of this machine took and never answered: it died."""
+        """Requests a previous host of this machine took and nobody answers: their process died.
+
+        A worker outlives a killed host (it has a session of its own): one still running answers
+        by itself.
+        """
         for request in store.requests(self.machine, RUNNING):
-            if request.pid != os.getpid():
+            if request.pid is None or not _alive(request.pid):
                 store.finish_request(
                     request.id, error_kind="RemoteOperationError",
                     error=f"the runner host of machine {self.machine!r} stopped while it ran {request.action};"
@@ -215,6 +219,7 @@ class Duties:
         with ChatML(self.data_dir, self.config) as cm:
             if request_id is None:
                 return 0
+            cm.store.request_worker(request_id, os.getpid())
             request = cm.store.request(request_id)
             if request is not None:
                 execute(cm, request)
@@ -240,6 +245,18 @@ class Duties:
         with contextlib.suppress(ChatMLError):
             self.store().machine_host_stopped(self.machine, os.getpid())
         self.release()
+
+
+def _alive(pid: int) -> bool:
+    """True when ``pid`` is a live process of this machine (not a zombie)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def fork_worker(duties: Duties, request_id: str | None, detach: Callable[[], None]) -> int:

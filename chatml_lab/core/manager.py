@@ -41,7 +41,7 @@ from .creator import Creator, NewSession
 from .machines import Machines, register
 from .operations import Operations
 from .records import Records
-from .remote import Remote
+from .remote import Remote, on_its_machine
 from .renamer import Renamer
 from .scripts import ScriptRunner
 from .settings import Settings
@@ -208,20 +208,13 @@ class ChatML(ShipFacade):
         URL: the session starts at the PR's head and is bound to the PR. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
-        elsewhere = self._workspace_elsewhere(repo_or_workspace)
-        if elsewhere is not None:
-            ws = elsewhere
-            assert ws.machine is not None
-            session_id = self.remote.call(
-                ws.machine, "new_session", ws.id, f"create a session in workspace {ws.name!r}",
-                name=name, base=base, priority=Priority.parse(priority).value if priority else None,
-                from_pr=from_pr, agent=agent, model=model, agent_options=agent_options,
-                permission_mode=PermissionMode.parse(permission_mode).value if permission_mode else None,
-            )  # fmt: skip
-            session = self._handle(str(session_id))
-            if prompt:
-                session.send(prompt)  # its machine's runner host answers
-            return session
+        ws = self._workspace_elsewhere(repo_or_workspace)
+        if ws is not None:  # made where its repository is; that machine's host answers the prompt
+            args = {"name": name, "base": base, "priority": priority, "from_pr": from_pr, "agent": agent,
+                    "model": model, "permission_mode": permission_mode, "agent_options": agent_options}  # fmt: skip
+            found = self.remote.call(str(ws.machine), "new_session", ws.id, f"create a session in workspace"
+                                     f" {ws.name!r}", **{k: getattr(v, "value", v) for k, v in args.items()})  # fmt: skip
+            return self._handle(str(found)).send(prompt) if prompt else self._handle(str(found))
         if isinstance(from_pr, str):
             repo_or_workspace, from_pr = self._pr_number(repo_or_workspace, from_pr)
         if prompt:
@@ -290,6 +283,7 @@ class ChatML(ShipFacade):
         """A reconciled, unarchived record with its workspace and repository (see :class:`Records`)."""
         return self.records.live(session_id, action)
 
+    @on_its_machine("rename", when=lambda args: args["name"] is not None)  # the worktree moves
     def update(
         self,
         session_id: str,
@@ -306,15 +300,6 @@ class ChatML(ShipFacade):
         agent: its backend (``scripted:PATH`` gives a script), model and permission mode, used from
         the agent's next start.
         """
-        there = self.elsewhere(session_id) if name is not None else None
-        if there is not None:  # a rename moves the worktree and the branch: done where they are
-            return self.remote.record(
-                there, "update", session_id, f"rename session {self.record(session_id).name!r}",
-                name=name, agent=agent, model=model, agent_options=agent_options, pinned=pinned,
-                priority=Priority.parse(priority).value if priority is not None else None,
-                task_status=TaskStatus.parse(task_status).value if task_status is not None else None,
-                permission_mode=PermissionMode.parse(permission_mode).value if permission_mode else None,
-            )  # fmt: skip
         self.operations.settle(session_id, refuse_live=name is not None)
         rec = self.record(session_id)
         changes: SessionChanges = {}
@@ -355,16 +340,13 @@ class ChatML(ShipFacade):
             changes["agent_backend"] = resolve_agent(name)
         return changes
 
+    @on_its_machine("sync")
     def sync(self, session_id: str, fetch: bool = True, background: bool = False) -> SessionRecord:
         """Fetch and store ahead/behind against ``origin/<default>``.
 
         A sync asked for by a person fetches now; ``background=True`` (pollers) fetches at most
         once per ``fetch_throttle`` seconds per workspace.
         """
-        there = self.elsewhere(session_id)
-        if there is not None:
-            return self.remote.record(there, "sync", session_id, f"sync session {self.record(session_id).name!r}",
-                                      fetch=fetch, background=background)  # fmt: skip
         self.operations.settle(session_id)
         rec = self.record(session_id)
         try:
@@ -436,45 +418,32 @@ class ChatML(ShipFacade):
             synced.update(rec_id for rec_id, _, _ in found)
         return [rec for rec in self.store.sessions() if rec.id in synced]
 
+    @on_its_machine("archive")
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = f"archive session {self.record(session_id).name!r}"
-            return self.remote.record(there, "archive", session_id, doing, force=force)
         return self.archiver.archive(session_id, force=force)
 
+    @on_its_machine("unarchive")
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = f"unarchive session {self.record(session_id).name!r}"
-            return self.remote.record(there, "unarchive", session_id, doing)
         return self.archiver.unarchive(session_id)
 
     def at_risk(self, rec: SessionRecord, repo: GitRepo) -> list[str]:
         """What deleting the session would lose: uncommitted files, unique commits, a snapshot."""
         return self.archiver.at_risk(rec, repo)
 
+    @on_its_machine("delete", "plain")
     def delete(self, session_id: str, force: bool = False) -> str | None:
         """Delete worktree, branch and record; refuse when work would be lost unless ``force``.
 
         With ``force`` the work is kept under ``refs/chatml/snapshots/<id>/deleted`` until
         :meth:`gc` removes it. Returns that ref (or None when nothing needed keeping).
         """
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = f"delete session {self.record(session_id).name!r}"
-            found = self.remote.call(there, "delete", session_id, doing, force=force)
-            return None if found is None else str(found)
         return self.archiver.delete(session_id, force=force)
 
+    @on_its_machine("measure", "plain")
     def disk_usage(self, session_id: str) -> int:
         """Bytes the session's worktree takes on disk (0 when archived)."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = f"measure session {self.record(session_id).name!r}"
-            return int(self.remote.call(there, "disk_usage", session_id, doing))
         return disk_usage(self.record(session_id).worktree_path)
 
     # -- garbage collection ---------------------------------------------------------------------

@@ -16,10 +16,12 @@ Creating a session in a workspace whose repository lives on another machine runs
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
 from .. import errors
 from ..errors import ChatMLError, MachineUnreachableError, RemoteOperationError, RemoteTimeoutError
@@ -34,33 +36,62 @@ if TYPE_CHECKING:
 WAIT_TICK = 0.02
 
 
-def _record(_cm: ChatML, found: Any) -> Any:
-    return found.id if isinstance(found, SessionRecord) else None
+#: What another machine may ask: methods of :class:`~.manager.ChatML` taking the session id first
+#: (``new_session`` takes the workspace id). Each is also routed there by :func:`on_its_machine`.
+ACTIONS = frozenset({
+    "sync", "archive", "unarchive", "delete", "update", "push", "create_pr", "merge_pr", "update_branch",
+    "abort_update", "disk_usage", "new_session",
+})  # fmt: skip
+
+#: How a routed method's answer is read back: the record (from the shared store), the answer as is,
+#: or a pull-request link.
+Result = Literal["record", "plain", "link"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _same(_cm: ChatML, found: Any) -> Any:
+def _encode(found: Any) -> Any:
+    """A method's return value as JSON: a record or a session as its id, a dataclass as a dict."""
+    if isinstance(found, SessionRecord) or type(found).__name__ == "Session":
+        return found.id
+    if dataclasses.is_dataclass(found) and not isinstance(found, type):
+        return dataclasses.asdict(found)
     return found
 
 
-def _link(_cm: ChatML, found: Any) -> Any:
-    return dataclasses.asdict(found)
+def on_its_machine(
+    what: str, result: Result = "record", when: Callable[[dict[str, Any]], bool] | None = None
+) -> Callable[[Callable[Concatenate[Any, str, P], R]], Callable[Concatenate[Any, str, P], R]]:
+    """Run the decorated manager method on the session's machine when that is another machine.
 
+    ``what`` words the refusal ("archive" → "... cannot archive session 'x'"); ``when`` (given the
+    call's arguments) limits the routing to calls that need the worktree (a rename, not a new
+    priority). Arguments travel as JSON (an enum as its value).
+    """
 
-#: What each action calls on the session's machine, and how its result travels back as JSON.
-ACTIONS: dict[str, tuple[Callable[[ChatML, str, dict[str, Any]], Any], Callable[[ChatML, Any], Any]]] = {
-    "sync": (lambda cm, sid, a: cm.sync(sid, fetch=a["fetch"], background=a["background"]), _record),
-    "archive": (lambda cm, sid, a: cm.archive(sid, force=a["force"]), _record),
-    "unarchive": (lambda cm, sid, a: cm.unarchive(sid), _record),
-    "delete": (lambda cm, sid, a: cm.delete(sid, force=a["force"]), _same),
-    "update": (lambda cm, sid, a: cm.update(sid, **a), _record),
-    "push": (lambda cm, sid, a: cm.push(sid, force_with_lease=a["force_with_lease"]), _same),
-    "create_pr": (lambda cm, sid, a: cm.create_pr(sid, **a), _link),
-    "merge_pr": (lambda cm, sid, a: cm.merge_pr(sid, method=a["method"], force=a["force"]), _same),
-    "update_branch": (lambda cm, sid, a: cm.update_branch(sid, method=a["method"]), _record),
-    "abort_update": (lambda cm, sid, a: cm.abort_update(sid), _record),
-    "disk_usage": (lambda cm, sid, a: cm.disk_usage(sid), _same),
-    "new_session": (lambda cm, sid, a: cm.new_session(sid, **a).id, _same),
-}
+    def wrap(method: Callable[Concatenate[Any, str, P], R]) -> Callable[Concatenate[Any, str, P], R]:
+        signature = inspect.signature(method)
+
+        def routed(self: Any, session_id: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            there = self.elsewhere(session_id)
+            bound = signature.bind(self, session_id, *args, **kwargs)
+            bound.apply_defaults()
+            given = {k: getattr(v, "value", v) for k, v in list(bound.arguments.items())[2:]}
+            if there is None or (when is not None and not when(given)):
+                return method(self, session_id, *args, **kwargs)
+            doing = f"{what} session {self.record(session_id).name!r}"
+            found = self.remote.call(there, method.__name__, session_id, doing, **given)
+            if result == "record":
+                return cast(R, self.record(session_id))
+            if result == "link":
+                return cast(R, PullRequestLink(**found))
+            return cast(R, found)
+
+        functools.update_wrapper(routed, method)
+        return routed
+
+    return wrap
 
 
 def execute(cm: ChatML, request: Request) -> None:
@@ -71,8 +102,9 @@ def execute(cm: ChatML, request: Request) -> None:
     :class:`~chatml_lab.errors.RemoteOperationError`.
     """
     try:
-        call, encode = ACTIONS[request.action]
-        result = encode(cm, call(cm, request.session_id or "", request.args))
+        if request.action not in ACTIONS:
+            raise RemoteOperationError(f"{request.action!r} is not an operation machines ask of each other")
+        result = _encode(getattr(cm, request.action)(request.session_id or "", **request.args))
     except ChatMLError as exc:
         cm.store.finish_request(request.id, error_kind=type(exc).__name__, error=Exception.__str__(exc))
     except Exception as exc:  # the asker gets one line, not a hang
@@ -144,12 +176,3 @@ class Remote:
     def _give_up(self, request_id: str) -> None:
         # A request its machine has not taken is withdrawn; one it runs is left to finish there.
         self.manager.store.drop_request(request_id)
-
-    def record(self, machine: str, action: str, session_id: str, doing: str, **args: Any) -> SessionRecord:
-        """:meth:`call` for an action that returns the session's record (read back from the store)."""
-        self.call(machine, action, session_id, doing, **args)
-        return self.manager.record(session_id)
-
-    def link(self, machine: str, session_id: str, doing: str, **args: Any) -> PullRequestLink:
-        """:meth:`call` for ``create_pr``."""
-        return PullRequestLink(**self.call(machine, "create_pr", session_id, doing, **args))

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
+from .host_preload import preload, warm_up_sdk
 
 if TYPE_CHECKING:
     from .host_duties import Job
@@ -197,51 +198,6 @@ def host_pids(data_dir: Path) -> list[int]:
 # -- the host -----------------------------------------------------------------------------------
 
 
-def _preload() -> None:
-    """Import what a runner needs before its first answer: the point of the host."""
-    import anthropic  # noqa: F401
-
-    from ..agents import anthropic_backend, context, tools  # noqa: F401
-    from ..agents.backend import backend_class
-    from . import runner_main  # noqa: F401
-
-    for name in ("anthropic", "scripted"):
-        backend_class(name)  # entry points scanned once, here
-    import setproctitle
-
-    setproctitle.getproctitle()  # finds the argv area now, while the environment is the host's
-
-
-def _warm_up_sdk() -> None:
-    """Stream one short answer from an in-process scripted server, then stop it.
-
-    The SDK imports its HTTP stack, resources and stream types on first use and pydantic builds
-    some validators lazily: paid here once, they are already done in every forked runner. The
-    server's threads are joined before the host forks anything (a fork must not copy a thread).
-    """
-    import threading
-
-    import anthropic
-
-    from ..agents.scripted_server import ScriptedServer
-
-    with ScriptedServer({"turns": [[{"type": "text", "text": "warm"}]]}) as server:
-        client = anthropic.Anthropic(api_key="warm-up", base_url=server.url, max_retries=0)
-        try:
-            with client.messages.stream(
-                model="scripted", max_tokens=16, messages=[{"role": "user", "content": "warm up"}]
-            ) as stream:
-                for _event in stream:
-                    pass
-        finally:
-            client.close()
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread():
-            thread.join(timeout=5)
-    if threading.active_count() > 1:
-        raise RuntimeError("the SDK warm-up left a thread running: the host cannot fork safely")
-
-
 def _client_gone(conn: socket.socket) -> bool:
     """True when the client closed its end (it timed out) while its request waited."""
     conn.settimeout(0)
@@ -356,7 +312,7 @@ class Host:
                 warmed = True
                 self.duties.release()  # a pool's threads must be gone before the warm-up's check
                 try:
-                    _warm_up_sdk()
+                    warm_up_sdk()
                 except Exception:  # a host that cannot fork safely leaves; clients start runners themselves
                     traceback.print_exc()
                     stopping = unsafe = True
@@ -522,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another host serves this socket
     print(f"runner host pid {os.getpid()} listening on {host.path}", flush=True)
     try:
-        _preload()
+        preload()
         return host.serve()
     finally:
         host._retire()

@@ -18,6 +18,7 @@ from ..models import PRStatus, PullRequestLink, PullRequestState, SessionRecord,
 from ..storage.store import Store
 from .archiver import Archiver
 from .records import Records
+from .remote import on_its_machine
 from .settings import Settings
 from .workspaces import Workspaces
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     import pandas
 
     from .agents import AgentControl
-    from .remote import Remote
     from .session import Session
     from .shipping import Shipping
 
@@ -45,20 +45,9 @@ class ShipFacade:
     _workspaces: Workspaces
     _shipping: Shipping | None = None
 
-    remote: Remote
-
     if TYPE_CHECKING:
 
         def _handle(self, session_id: str) -> Session: ...
-
-        def elsewhere(self, session_id: str) -> str | None:
-            """The session's machine when it is another one."""
-
-        def record(self, session_id: str) -> SessionRecord:
-            """The session's stored record."""
-
-    def _doing(self, what: str, session_id: str) -> str:
-        return f"{what} of session {self.record(session_id).name!r}"
 
     @property
     def shipping(self) -> Shipping:
@@ -93,48 +82,32 @@ class ShipFacade:
 
     # -- one session ----------------------------------------------------------------------------
 
+    @on_its_machine("push", "plain")
     def push(self, session_id: str, force_with_lease: bool = False) -> str:
         """Push the session's branch with upstream set; return what happened (``new``, ...)."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = self._doing("push the branch", session_id)
-            return str(self.remote.call(there, "push", session_id, doing, force_with_lease=force_with_lease))
         return self.shipping.shipper.push(session_id, force_with_lease=force_with_lease).outcome
 
+    @on_its_machine("open the pull request of", "link")
     def create_pr(
         self, session_id: str, title: str | None = None, body: str | None = None, draft: bool = False,
         base: str | None = None,
     ) -> PullRequestLink:  # fmt: skip
         """Open (or link the open) pull request of the session; see :meth:`Session.create_pr`."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = self._doing("open the pull request", session_id)
-            return self.remote.link(there, session_id, doing, title=title, body=body, draft=draft, base=base)
         return self.shipping.shipper.create_pr(session_id, title=title, body=body, draft=draft, base=base)
 
+    @on_its_machine("merge the pull request of", "plain")
     def merge_pr(self, session_id: str, method: str = "squash", force: bool = False) -> str:
         """Merge the session's PR (``squash``, ``merge``, ``rebase``); return the merge commit."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = self._doing("merge the pull request", session_id)
-            return str(self.remote.call(there, "merge_pr", session_id, doing, method=method, force=force))
         return self.shipping.shipper.merge_pr(session_id, method=method, force=force)
 
+    @on_its_machine("update the branch of")
     def update_branch(self, session_id: str, method: str = "rebase") -> SessionRecord:
         """Rebase onto (or merge) ``origin/<default>``, keeping uncommitted work."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            doing = self._doing("update the branch", session_id)
-            return self.remote.record(there, "update_branch", session_id, doing, method=method)
         return self.shipping.updater.update(session_id, method=method)
 
+    @on_its_machine("abort the branch update of")
     def abort_update(self, session_id: str) -> SessionRecord:
         """Undo an update stopped on conflicts: branch tip and every uncommitted byte back."""
-        there = self.elsewhere(session_id)
-        if there is not None:
-            return self.remote.record(
-                there, "abort_update", session_id, self._doing("abort the update", session_id)
-            )
         return self.shipping.updater.abort(session_id)
 
     def pr_state(self, session_id: str) -> PullRequestState:

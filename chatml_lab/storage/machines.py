@@ -183,6 +183,10 @@ class MachineRows(Database):
             )
             return cursor.rowcount == 1
 
+    def request_worker(self, request_id: str, pid: int) -> None:
+        """Record the process that runs a request (its machine's host forked it)."""
+        self.execute("UPDATE requests SET pid = ? WHERE id = ? AND state = ?", (pid, request_id, RUNNING))
+
     def finish_request(
         self, request_id: str, result: Any = None, error_kind: str | None = None, error: str | None = None
     ) -> None:
