@@ -77,6 +77,10 @@ class FakeMachine:
                 )  # fmt: skip
         self.hosts.append(self.host)
 
+    def host_pid(self) -> int | None:
+        """The pid of the host process this machine runs (None: none)."""
+        return self.host.pid if self.host is not None else None
+
     def reachable_from(self, other: FakeMachine) -> bool:
         """True when ``other`` sees this machine's heartbeat."""
         return other.cm.machines.reachable().get(self.name, False)

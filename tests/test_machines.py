@@ -5,6 +5,9 @@ PostgreSQL fixture gives one, a PostgreSQL database.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,7 @@ from chatml_lab.storage.leases import Lease
 from .agent_fixtures import wait_for, write_script
 from .conftest import commit_file, git
 from .machines import STALE_AFTER, FakeMachine, wait_reachable
+from .test_sessions_setup import write_config
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -169,6 +173,40 @@ def test_git_operations_asked_on_b_run_on_a_and_a_s_errors_come_back_as_they_are
     assert not back.archived and (back.worktree_path / "draft.txt").read_text() == "not committed\n"
     assert b.cm.store.requests("a", "running") == [] and b.cm.store.requests("a", "pending") == []
     assert b.cm.store.lease(b.cm.agents.conversation(work.id).id) is None  # b started nothing
+
+
+def test_a_machine_lost_mid_request_refuses_the_asker_and_its_return_settles_the_request(
+    two: tuple[FakeMachine, FakeMachine], repo: Path
+) -> None:
+    a, b = two
+    write_config(repo, {"archive": ["sleep 5"]})  # an archive that takes a while on a
+    slow = a.cm.new_session(repo, name="slow")
+    a.start_host()
+    wait_reachable(a, b)
+    outcome: list[BaseException] = []
+
+    def archive_from_b() -> None:
+        try:
+            b.cm.archive(slow.id)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    asking = threading.Thread(target=archive_from_b)
+    asking.start()
+    [request] = wait_for(lambda: [r for r in b.cm.store.requests("a", "running") if r.pid != a.host_pid()],
+                         timeout=60, what="a's worker on the request")  # fmt: skip
+    assert request.pid is not None
+    a.kill_host()
+    os.killpg(request.pid, signal.SIGKILL)  # the machine is gone: its worker (and script) too
+    asking.join(timeout=60)
+    assert not asking.is_alive() and len(outcome) == 1
+    assert isinstance(outcome[0], MachineUnreachableError) and "machine 'a'" in str(outcome[0])
+    assert "\n" not in str(outcome[0])
+    a.start_host()  # back: the request nobody answers is answered with what happened
+    settled = wait_for(lambda: (r := b.cm.store.request(request.id)) and r.finished and r, timeout=60,
+                       what="the request settled")  # fmt: skip
+    assert settled.state == "failed" and "stopped while it ran archive" in str(settled.error)
+    assert not b.cm.record(slow.id).archived and slow.worktree.is_dir()  # nothing half-done
 
 
 def test_rows_written_before_machines_belong_to_the_first_machine_that_opens_the_store(
