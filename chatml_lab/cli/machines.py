@@ -48,7 +48,7 @@ def cmd_machines(cm: ChatML, args: argparse.Namespace) -> int:
     for row in cm.store.machines():
         found = reach(row, row.name, cm.config.machine_stale_after, now)
         beat = f"{now - row.heartbeat_at:.1f}s ago" if row.heartbeat_at is not None else "-"
-        state = "reachable" if found.reachable else "unreachable"
+        state = "reachable" if found.reachable else "no host" if row.heartbeat_at is None else "unreachable"
         here = " (this one)" if row.name == cm.config.machine else ""
         pid = str(row.host_pid) if row.host_pid else "-"
         print(
