@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .manager import ChatML
 
 #: Seconds between two looks at a request's row while its machine works on it.
-WAIT_TICK = 0.02
+WAIT_TICK = 0.05
 
 
 #: What another machine may ask: methods of :class:`~.manager.ChatML` taking the session id first
