@@ -301,3 +301,10 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_an_unreachable_session_is_in_the_attention_queue_naming_its_machine() -> None:
+    from chatml_lab.server.attention import reasons
+
+    found = reasons({"agent_state": "unreachable", "machine": "laptop", "task_status": "in_progress"})
+    assert ("unreachable", "machine laptop does not answer: start `chatml host` there") in found

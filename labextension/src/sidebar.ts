@@ -15,6 +15,7 @@ export const GROUPS = ['in_progress', 'in_review', 'backlog', 'done', 'cancelled
 const KIND_LABEL: { [kind: string]: string } = {
   approval: 'approve',
   crashed: 'crashed',
+  unreachable: 'away',
   checks_failed: 'checks',
   conflict: 'conflict',
   health: 'worktree',
