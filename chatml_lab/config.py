@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,16 @@ from .errors import ConfigError
 
 APP_NAME = "ChatML"
 DEFAULT_BRANCH_PREFIX = "chatml"
+
+
+def _env_float(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds: fix or unset it") from None
 
 
 def default_data_dir() -> Path:
@@ -113,7 +124,22 @@ class Config:
     #: (``$CHATML_DATABASE_RETRY_FOR``).
     database_retry_for: float = field(default_factory=lambda: _seconds("CHATML_DATABASE_RETRY_FOR", 30.0))
 
+    #: This machine's name in a store shared by several (issue 13): the sessions whose worktrees
+    #: live here carry it. ``$CHATML_MACHINE``, else the host name.
+    machine: str = field(default_factory=lambda: os.environ.get("CHATML_MACHINE") or socket.gethostname())
+    #: Seconds between two heartbeats of this machine's runner host ...
+    machine_heartbeat: float = field(default_factory=lambda: _env_float("CHATML_MACHINE_HEARTBEAT", 2.0))
+    #: ... and seconds without one after which other machines show its sessions ``unreachable``.
+    machine_stale_after: float = field(default_factory=lambda: _env_float("CHATML_MACHINE_STALE_AFTER", 6.0))
+    #: Seconds between two looks at the inbox and the requests by a runner host on SQLite (PostgreSQL
+    #: wakes it with NOTIFY instead; this is then only its fallback).
+    host_poll_interval: float = field(default_factory=lambda: _env_float("CHATML_HOST_POLL", 0.5))
+    #: Seconds a git operation asked of another machine may take before the asker gives up waiting.
+    remote_timeout: float = 300.0
+
     def __post_init__(self) -> None:
+        if not self.machine.strip():
+            raise ConfigError("machine must not be empty: set CHATML_MACHINE to this machine's name")
         if self.sandbox_network not in ("on", "off"):
             raise ConfigError(f"sandbox_network must be 'on' or 'off', not {self.sandbox_network!r}")
         if self.database_url is not None:

@@ -45,11 +45,15 @@ magics') ``--agent scripted``.
     │   ├── GitHubUnavailableError     no token, no GitHub repository for the workspace
     │   ├── GitHubBackoffError         rate limited or GitHub failing: ``until`` says when to retry
     │   └── PullRequestRefusedError    merge refused: not mergeable, checks failed, no PR
-    └── AgentError                     agents issue: runner, backends, approvals
-        ├── AgentUnavailableError
-        ├── ApprovalNotFoundError
-        ├── AgentNotRunningError       an answer no runner would act on (crashed, stopped)
-        └── AgentTimeoutError          also a builtin TimeoutError
+    ├── AgentError                     agents issue: runner, backends, approvals
+    │   ├── AgentUnavailableError
+    │   ├── ApprovalNotFoundError
+    │   ├── AgentNotRunningError       an answer no runner would act on (crashed, stopped)
+    │   └── AgentTimeoutError          also a builtin TimeoutError
+    └── MachineError                   another machine's sessions (issue 13)
+        ├── MachineUnreachableError    its runner host stopped heartbeating: refused at once
+        ├── RemoteOperationError       it ran the operation and failed in a way this side cannot name
+        └── RemoteTimeoutError         it took the operation but gave no answer in time
 """
 
 from __future__ import annotations
@@ -331,5 +335,29 @@ class AgentNotRunningError(AgentError):
 
 class AgentTimeoutError(AgentError, TimeoutError):
     """Waiting for an agent took longer than the timeout (``except TimeoutError`` catches it too)."""
+
+    status = 504
+
+
+class MachineError(ChatMLError):
+    """Something about another machine's sessions (the machine that holds their worktrees)."""
+
+    status = 409
+
+
+class MachineUnreachableError(MachineError):
+    """The session's machine has no live runner host: nothing there would act on the request."""
+
+    status = 503
+
+
+class RemoteOperationError(MachineError):
+    """The session's machine ran the operation and it failed (the message is that machine's)."""
+
+    status = 500
+
+
+class RemoteTimeoutError(MachineError, TimeoutError):
+    """The session's machine took the operation but did not answer in time."""
 
     status = 504

@@ -78,6 +78,8 @@ class AgentState(_Choice):
     WAITING = "waiting"
     STOPPED = "stopped"
     CRASHED = "crashed"
+    #: Shown, never stored: the session's machine stopped heartbeating (issue 13).
+    UNREACHABLE = "unreachable"
 
     @classmethod
     def _label(cls) -> str:
@@ -134,6 +136,8 @@ class Workspace:
     branch_prefix: str | None
     created_at: float
     last_fetch_at: float | None = None
+    #: The machine holding the repository (issue 13; None: not known yet).
+    machine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,8 @@ class SessionRecord:
     drift_checked_at: float | None = None
     health: str = "ok"
     agent_options: dict[str, Any] = field(default_factory=dict)
+    #: The machine holding the worktree (issue 13; None: not known yet).
+    machine: str | None = None
 
 
 class SessionChanges(TypedDict, total=False):

@@ -66,13 +66,21 @@ def read_lease(store: Store, conversation_id: str) -> Lease | None:
     return store.lease(conversation_id)
 
 
-def is_live(lease: Lease | None, stale_after: float, now: float | None = None) -> bool:
-    """True when the lease's runner is alive (or a fresh claim is still starting one)."""
+def is_live(
+    lease: Lease | None, stale_after: float, now: float | None = None, here: str | None = None
+) -> bool:
+    """True when the lease's runner is alive (or a fresh claim is still starting one).
+
+    ``here`` is this machine's name: a lease another machine's runner holds is judged by its
+    heartbeat alone, never by a pid of this machine (issue 13).
+    """
     if lease is None:
         return False
     now = time.time() if now is None else now
     if lease.pid == 0:
         return now - lease.heartbeat_at < CLAIM_GRACE
+    if here is not None and lease.machine is not None and lease.machine != here:
+        return now - lease.heartbeat_at < stale_after
     return pid_is_runner(lease.pid) and now - lease.heartbeat_at < stale_after
 
 

@@ -56,6 +56,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fix": ("review", "send open findings to the task conversation as one message"),
     "resolve": ("review", "mark a finding fixed or ignored by hand (open reopens it)"),
     "report": ("review", "write a report notebook (data embedded) and its offline HTML"),
+    "host": ("machines", "serve this machine's sessions to every machine sharing the store (foreground)"),
+    "machines": ("machines", "the machines sharing the store, reachable or not"),
 }
 
 

@@ -57,7 +57,8 @@ def cmd_show(cm: ChatML, args: argparse.Namespace) -> int:
         "task_status": label(rec.task_status), "pinned": rec.pinned, "archived": rec.archived,
         "pr_status": label(rec.pr_status), "ahead": rec.ahead, "behind": rec.behind,
         "agent_state": label(cm.agent_state(rec.id)), "ports": f"{rec.port_base}-{rec.port_base + 9}",
-        "disk": human_bytes(cm.disk_usage(rec.id)), "health": rec.health,
+        "disk": "on its machine" if cm.elsewhere(rec.id) else human_bytes(cm.disk_usage(rec.id)),
+        "machine": rec.machine or cm.config.machine, "health": rec.health,
     }  # fmt: skip
     width = max(len(k) for k in info)
     for key, value in info.items():

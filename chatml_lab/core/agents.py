@@ -29,8 +29,10 @@ from ..errors import (
 )
 from ..events import Event, EventType
 from ..models import AgentState, Conversation, ConversationKind
+from .machines import wake
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..storage.store import Store
     from .manager import ChatML
 
@@ -85,6 +87,17 @@ def runner_command(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", lease.RUNNER_MODULE, *argv]
 
 
+def runner_argv(config: Config, data_dir: Path, conversation_id: str, token: str) -> list[str]:
+    """The arguments of the runner that serves ``conversation_id`` under claim ``token``."""
+    return [
+        conversation_id, "--data-dir", str(data_dir), "--token", token,
+        "--idle-timeout", str(config.runner_idle_timeout),
+        "--approval-timeout", str(config.approval_timeout),
+        "--stale-after", str(config.lease_stale_after),
+        "--config", config.to_json(),  # the rest (sandbox settings) reaches the backend this way
+    ]  # fmt: skip
+
+
 def mark_failed_start(store: Store, log: Path, conversation_id: str, token: str, code: int) -> None:
     """Record that the runner started under claim ``token`` exited before it could take the lease."""
     store.mark_crashed(conversation_id, token)
@@ -123,17 +136,43 @@ class AgentControl:
     # -- truth about runners --------------------------------------------------------------------
 
     def state(self, conversation_id: str) -> AgentState:
-        """The conversation's agent state, with dead runners reported as ``crashed``."""
+        """The conversation's agent state, with dead runners reported as ``crashed``.
+
+        Another machine's conversation is shown, never changed here: ``unreachable`` while its
+        machine does not heartbeat, ``crashed`` (for display; its machine records it) when its
+        runner's lease went stale.
+        """
         self._reap()
         conv = self.store.conversation(conversation_id)
         if conv is None:
             return AgentState.IDLE
+        there = self._machine_of(conv.session_id)
+        if there is not None:
+            reachable = self.manager.machines.reachable().get(there, False)
+            return self._shown(conv.agent_state, lease.read_lease(self.store, conversation_id), reachable)
         if conv.agent_state.value in WORKING:
             current = lease.read_lease(self.store, conversation_id)
-            if not lease.is_live(current, self.manager.config.lease_stale_after):
+            if not self._live(current):
                 self._mark_crashed(conversation_id, current)
                 return AgentState.CRASHED
         return conv.agent_state
+
+    def _machine_of(self, session_id: str) -> str | None:
+        """The session's machine when it is another one than this (None: it is this one's)."""
+        rec = self.store.session(session_id)
+        return rec.machine if rec is not None and self.manager.machines.elsewhere(rec.machine) else None
+
+    def _shown(self, stored: AgentState, current: lease.Lease | None, reachable: bool) -> AgentState:
+        """What another machine's conversation shows here (nothing is written)."""
+        if not reachable:
+            return AgentState.UNREACHABLE
+        if stored.value in WORKING and not self._live(current):
+            return AgentState.CRASHED
+        return stored
+
+    def _live(self, current: lease.Lease | None) -> bool:
+        config = self.manager.config
+        return lease.is_live(current, config.lease_stale_after, here=config.machine)
 
     def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
         try:
@@ -191,19 +230,12 @@ class AgentControl:
         log_path = log_dir / f"{conversation_id}.log"
         cwd = rec.worktree_path if rec and rec.worktree_path.is_dir() else self.manager.data_dir
         env = {**os.environ, "CHATML_DATA_DIR": str(self.manager.data_dir)}
-        argv = [
-            conversation_id, "--data-dir", str(self.manager.data_dir), "--token", token,
-            "--idle-timeout", str(config.runner_idle_timeout),
-            "--approval-timeout", str(config.approval_timeout),
-            "--stale-after", str(config.lease_stale_after),
-            "--config", config.to_json(),  # the rest (sandbox settings) reaches the backend this way
-        ]  # fmt: skip
+        argv = runner_argv(config, self.manager.data_dir, conversation_id, token)
         if self._host_enabled():
             from . import runner_host
 
-            pid, host = runner_host.spawn(
-                self.manager.data_dir, argv, cwd, env, log_path, self._host_idle(), config.database_url
-            )
+            pid, host = runner_host.spawn(self.manager.data_dir, argv, cwd, env, log_path, self._host_idle(),
+                                          config.database_url, config.to_json())  # fmt: skip
             if host is not None:
                 _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
             if pid is not None:
@@ -241,9 +273,9 @@ class AgentControl:
         from . import runner_host
 
         if not runner_host.reachable(self.manager.data_dir):
-            host = runner_host.start_host(
-                self.manager.data_dir, self._host_idle(), self.manager.config.database_url
-            )
+            config = self.manager.config
+            host = runner_host.start_host(self.manager.data_dir, self._host_idle(), config.database_url,
+                                          config.to_json())  # fmt: skip
             _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
 
     # -- client operations ----------------------------------------------------------------------
@@ -269,10 +301,14 @@ class AgentControl:
             from ..errors import InvalidArgumentError
 
             raise InvalidArgumentError("the message is empty: write what the agent should do")
+        elsewhere = self.manager.machines.elsewhere(rec.machine)
+        if elsewhere:  # the agent is chosen and started on the session's machine, not here
+            assert rec.machine is not None
+            self.manager.machines.check(rec.machine, f"answer a message to {rec.name!r}")
         own = self.store.conversation_options(conversation_id) if conversation_id else {}
-        if own.get("agent"):
+        if not elsewhere and own.get("agent"):
             resolve_agent(str(own["agent"]))  # a conversation with its own agent leaves the session's
-        else:
+        elif not elsewhere:
             agent = resolve_agent(rec.agent_backend)
             if agent != rec.agent_backend:
                 self.store.update_session(session_id, agent_backend=agent)
@@ -280,16 +316,28 @@ class AgentControl:
         if conversation_id and (found is None or found.session_id != session_id):
             raise SessionError(f"conversation {conversation_id} is not one of {rec.name!r}'s")
         conv = found or self.conversation(session_id, kind)
-        self.state(conv.id)  # a crashed runner is recorded before the resume
         from ..agents.runner import redact
 
+        if elsewhere:  # its machine's runner host starts the runner there (issue 13)
+            assert rec.machine is not None
+            self.store.push_inbox(conv.id, "message", {"text": redact(text)})
+            wake(self.store, rec.machine)
+            return
+        self.state(conv.id)  # a crashed runner is recorded before the resume
         self.store.push_inbox(conv.id, "message", {"text": redact(text)})
         self.ensure_runner(conv.id)
 
     def _control(self, session_id: str, kind: str, data: dict[str, object] | None = None) -> None:
+        there = self._machine_of(session_id)
+        if there is not None:
+            self.manager.machines.check(
+                there, f"{kind} the agent of {self.manager.record(session_id).name!r}"
+            )
         for conv in self.store.conversations(session_id):
             if lease.read_lease(self.store, conv.id) is not None or conv.agent_state.value in WORKING:
                 self.store.push_inbox(conv.id, kind, dict(data or {}))
+        if there is not None:
+            wake(self.store, there)
 
     def interrupt(self, session_id: str) -> None:
         """Stop the current turn; the conversation stays usable."""
@@ -317,6 +365,9 @@ class AgentControl:
             ids = ", ".join(str(e.data["id"]) for e in pending)
             raise ApprovalNotFoundError(f"several approvals are pending ({ids}): name one")
         event = pending[0]
+        there = self._machine_of(session_id)
+        if there is not None:
+            self.manager.machines.check(there, f"pass on the answer to request {event.data['id']}")
         state = self.state(event.conversation_id)  # a runner that died is recorded as crashed here
         if not self._served(event.conversation_id):
             # The request lived in the dead runner's turn: a new runner starts from the stored
@@ -332,11 +383,16 @@ class AgentControl:
         if reason:
             data["reason"] = reason
         self.store.push_inbox(event.conversation_id, "approval", data)
+        if there is not None:
+            wake(self.store, there)
         return str(event.data["id"])
 
     def wait(self, session_id: str, timeout: float | None = None, poll: float = 0.05) -> AgentState:
         """Block until the agent is done with every queued message (or waits for an approval)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        # Another machine's host starts its runner when it next looks: a message queued for it is
+        # work still to come, unless that machine cannot take it (it crashed, it is unreachable).
+        elsewhere = self._machine_of(session_id) is not None
         while True:
             states = []
             busy = False
@@ -346,10 +402,11 @@ class AgentControl:
                 # Anything still in the inbox (a message, an answer, an interrupt) is work the
                 # runner has not picked up yet.
                 queued = bool(self.store.pending_inbox(conv.id))
-                if state is AgentState.RUNNING or (queued and self._served(conv.id)):
+                coming = elsewhere and state not in (AgentState.CRASHED, AgentState.UNREACHABLE)
+                if state is AgentState.RUNNING or (queued and (coming or self._served(conv.id))):
                     busy = True
             if not busy:
-                for wanted in (AgentState.WAITING, AgentState.CRASHED, AgentState.STOPPED):
+                for wanted in (AgentState.WAITING, AgentState.CRASHED, AgentState.STOPPED, AgentState.UNREACHABLE):  # fmt: skip
                     if wanted in states:
                         return wanted
                 return AgentState.IDLE
@@ -367,7 +424,7 @@ class AgentControl:
         live = []
         for conv in self.store.conversations(session_id):
             found = lease.read_lease(self.store, conv.id)
-            if lease.is_live(found, self.manager.config.lease_stale_after):
+            if self._live(found):
                 live.append((conv, found))
         if not live:
             return
@@ -388,19 +445,22 @@ class AgentControl:
 
     def _served(self, conversation_id: str) -> bool:
         """True when a live runner (or a claim starting one) holds the conversation."""
-        return lease.is_live(
-            lease.read_lease(self.store, conversation_id), self.manager.config.lease_stale_after
-        )
+        return self._live(lease.read_lease(self.store, conversation_id))
 
-    def session_states(self, session_ids: list[str]) -> dict[str, AgentState]:
+    def session_states(
+        self, session_ids: list[str], machines: dict[str, str | None] | None = None
+    ) -> dict[str, AgentState]:
         """The task conversation's state of many sessions, in one query (what the table shows).
 
         Only conversations that say they are working have their runner checked; one whose runner
-        died is marked ``crashed`` here, as :meth:`state` would.
+        died is marked ``crashed`` here, as :meth:`state` would. ``machines`` gives each session's
+        machine: another machine's sessions are shown as :meth:`state` shows them, never changed.
         """
         self._reap()
         known = self.store.task_states()
-        stale_after = self.manager.config.lease_stale_after
+        machines = machines or {}
+        remote = [s for s in session_ids if self.manager.machines.elsewhere(machines.get(s))]
+        reachable = self.manager.machines.reachable() if remote else {}
         states: dict[str, AgentState] = {}
         for session_id in session_ids:
             found = known.get(session_id)
@@ -408,7 +468,11 @@ class AgentControl:
                 states[session_id] = self.session_state(session_id)
                 continue
             conversation_id, state, current = found
-            if state.value in WORKING and not lease.is_live(current, stale_after):
+            there = machines.get(session_id)
+            if self.manager.machines.elsewhere(there):
+                states[session_id] = self._shown(state, current, reachable.get(str(there), False))
+                continue
+            if state.value in WORKING and not self._live(current):
                 self._mark_crashed(conversation_id, current)
                 state = AgentState.CRASHED
             states[session_id] = state

@@ -75,7 +75,7 @@ class Collector:
             if not op.is_open
             for ref in op.plan.get("redundant", [])
         }
-        for ws in self.workspaces.all():
+        for ws in self.workspaces.here():  # another machine's worktrees are its own gc's
             try:
                 repo = self.workspaces.repo(ws)
             except ChatMLError as exc:

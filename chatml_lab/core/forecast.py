@@ -40,7 +40,7 @@ def conflict_rows(
 
     ``fetch`` first updates ``origin/<default>`` (a failed fetch is a warning: local refs are used).
     """
-    chosen = [workspaces.get(workspace)] if workspace is not None else workspaces.all()
+    chosen = [workspaces.get(workspace)] if workspace is not None else workspaces.here()
     rows: list[dict[str, Any]] = []
     for ws in chosen:
         # A merged session's work is in main already (squashed, so not by ancestry): leave it out.

@@ -38,8 +38,10 @@ from . import naming
 from .archiver import Archiver
 from .collector import Collector
 from .creator import Creator, NewSession
+from .machines import Machines, register
 from .operations import Operations
 from .records import Records
+from .remote import Remote, on_its_machine
 from .renamer import Renamer
 from .scripts import ScriptRunner
 from .settings import Settings
@@ -79,6 +81,9 @@ class ChatML(ShipFacade):
         self.config = config or Config()
         self.progress: Progress = progress or _quiet
         self.store = open_store(self.config, self.data_dir)
+        register(self.store, self.config)  # before any write: rows carry this machine's name
+        self.machines = Machines(self.store, self.config)
+        self.remote = Remote(self)
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
@@ -203,6 +208,13 @@ class ChatML(ShipFacade):
         URL: the session starts at the PR's head and is bound to the PR. ``agent`` names a backend
         (``anthropic``, ``claude-code``, ``scripted``; ``scripted:PATH`` gives the script).
         """
+        ws = self._workspace_elsewhere(repo_or_workspace)
+        if ws is not None:  # made where its repository is; that machine's host answers the prompt
+            args = {"name": name, "base": base, "priority": priority, "from_pr": from_pr, "agent": agent,
+                    "model": model, "permission_mode": permission_mode, "agent_options": agent_options}  # fmt: skip
+            found = self.remote.call(str(ws.machine), "new_session", ws.id, f"create a session in workspace"
+                                     f" {ws.name!r}", **{k: getattr(v, "value", v) for k, v in args.items()})  # fmt: skip
+            return self._handle(str(found)).send(prompt) if prompt else self._handle(str(found))
         if isinstance(from_pr, str):
             repo_or_workspace, from_pr = self._pr_number(repo_or_workspace, from_pr)
         if prompt:
@@ -218,6 +230,16 @@ class ChatML(ShipFacade):
         if prompt:
             session.send(prompt)
         return session
+
+    def _workspace_elsewhere(self, key: Workspace | str | Path | None) -> Workspace | None:
+        """The registered workspace ``key`` names when its repository is on another machine."""
+        ws = key if isinstance(key, Workspace) else self.store.workspace(str(key)) if key else None
+        return ws if ws is not None and self.machines.elsewhere(ws.machine) else None
+
+    def elsewhere(self, session_id: str) -> str | None:
+        """The session's machine when another machine than this one holds its worktree."""
+        rec = self.store.session(session_id)
+        return rec.machine if rec is not None and self.machines.elsewhere(rec.machine) else None
 
     # -- sessions: find -------------------------------------------------------------------------
 
@@ -261,6 +283,7 @@ class ChatML(ShipFacade):
         """A reconciled, unarchived record with its workspace and repository (see :class:`Records`)."""
         return self.records.live(session_id, action)
 
+    @on_its_machine("rename", when=lambda args: args["name"] is not None)  # the worktree moves
     def update(
         self,
         session_id: str,
@@ -317,6 +340,7 @@ class ChatML(ShipFacade):
             changes["agent_backend"] = resolve_agent(name)
         return changes
 
+    @on_its_machine("sync")
     def sync(self, session_id: str, fetch: bool = True, background: bool = False) -> SessionRecord:
         """Fetch and store ahead/behind against ``origin/<default>``.
 
@@ -359,6 +383,8 @@ class ChatML(ShipFacade):
         """
         live: dict[str, list[SessionRecord]] = {}
         for rec in self.records.reconciled(include_archived=False):
+            if self.machines.elsewhere(rec.machine):
+                continue  # its machine counts its drift
             try:
                 self.operations.settle(rec.id)
                 self._workspaces.repo(self.workspace(rec.workspace_id))
@@ -392,10 +418,12 @@ class ChatML(ShipFacade):
             synced.update(rec_id for rec_id, _, _ in found)
         return [rec for rec in self.store.sessions() if rec.id in synced]
 
+    @on_its_machine("archive")
     def archive(self, session_id: str, force: bool = False) -> SessionRecord:
         """Snapshot uncommitted work into a private ref, remove the worktree, keep branch and record."""
         return self.archiver.archive(session_id, force=force)
 
+    @on_its_machine("unarchive")
     def unarchive(self, session_id: str) -> SessionRecord:
         """Recreate the worktree at the same path on the kept branch and restore the snapshot."""
         return self.archiver.unarchive(session_id)
@@ -404,6 +432,7 @@ class ChatML(ShipFacade):
         """What deleting the session would lose: uncommitted files, unique commits, a snapshot."""
         return self.archiver.at_risk(rec, repo)
 
+    @on_its_machine("delete", "plain")
     def delete(self, session_id: str, force: bool = False) -> str | None:
         """Delete worktree, branch and record; refuse when work would be lost unless ``force``.
 
@@ -412,6 +441,7 @@ class ChatML(ShipFacade):
         """
         return self.archiver.delete(session_id, force=force)
 
+    @on_its_machine("measure", "plain")
     def disk_usage(self, session_id: str) -> int:
         """Bytes the session's worktree takes on disk (0 when archived)."""
         return disk_usage(self.record(session_id).worktree_path)
@@ -440,7 +470,7 @@ class ChatML(ShipFacade):
         workspaces = self.workspaces()
         names = {ws.id: ws.name for ws in workspaces}
         records = self.records.reconciled(include_archived, workspaces)
-        states = self.agents.session_states([rec.id for rec in records])
+        states = self.agents.session_states([rec.id for rec in records], {r.id: r.machine for r in records})
         rows: list[dict[str, Any]] = []
         for rec in records:
             rows.append({
@@ -450,7 +480,7 @@ class ChatML(ShipFacade):
                 "ahead": rec.ahead, "behind": rec.behind, "agent_state": states[rec.id].value,
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
-                "pr_number": rec.pr_number, "pr_url": rec.pr_url,
+                "pr_number": rec.pr_number, "pr_url": rec.pr_url, "machine": rec.machine or self.config.machine,
             })  # fmt: skip
         prs = self.store.pr_states([str(r["id"]) for r in rows])
         for row in rows:

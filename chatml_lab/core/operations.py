@@ -56,8 +56,14 @@ def _process_started() -> float:
     return _STARTED[pid]
 
 
-def owner_alive(op: Operation) -> bool:
-    """True while the process that runs ``op`` is alive and still at it."""
+def owner_alive(op: Operation, here: str | None = None) -> bool:
+    """True while the process that runs ``op`` is alive and still at it.
+
+    ``here`` is this machine's name: another machine's operation counts as alive, since only its
+    own machine can tell (its runner host settles it there after a crash; issue 13).
+    """
+    if here is not None and op.machine is not None and op.machine != here:
+        return op.pid > 0
     if op.pid <= 0:
         return False
     if op.pid == os.getpid() and abs(op.pid_started - _process_started()) < 1.0:
@@ -91,8 +97,10 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def describe(op: Operation) -> str:
-    """The health shown for a session while ``op`` is open."""
+def describe(op: Operation, here: str | None = None) -> str:
+    """The health shown for a session while ``op`` is open (``here``: this machine's name)."""
+    if here is not None and op.machine is not None and op.machine != here:
+        return f"{op.kind} in progress on machine {op.machine!r} (step {op.step})"
     if owner_alive(op):
         return f"{op.kind} in progress (pid {op.pid}, step {op.step})"
     why = f": {op.note}" if op.note else ""
@@ -194,7 +202,7 @@ class Operations:
         """
         outcomes = []
         for op in self.store.open_operations(session_id):
-            if owner_alive(op):
+            if owner_alive(op, self.store.machine):
                 if not refuse_live:
                     continue
                 raise OperationInProgressError(
@@ -206,7 +214,9 @@ class Operations:
 
     def settle_all(self) -> list[Outcome]:
         """Settle every open operation whose process died (at start-up and by ``gc``)."""
-        return [self._settle(op) for op in self.store.open_operations() if not owner_alive(op)]
+        return [
+            self._settle(op) for op in self.store.open_operations() if not owner_alive(op, self.store.machine)
+        ]
 
     def _settle(self, op: Operation) -> Outcome:
         ws = self.store.workspace(op.workspace_id)
@@ -227,7 +237,7 @@ class Operations:
                 return Outcome(
                     op, DONE, f"the {op.kind} of {op.session_name} was finished by another process"
                 )
-            if owner_alive(current):
+            if owner_alive(current, self.store.machine):
                 return Outcome(
                     current, BUSY, f"the {op.kind} of {op.session_name} is running in pid {op.pid}"
                 )

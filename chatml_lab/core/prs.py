@@ -133,7 +133,8 @@ class PullRequestTracker:
         Returns the ids of the sessions whose PR state changed.
         """
         report = RefreshReport()
-        workspaces = [self.workspaces.get(workspace)] if workspace is not None else self.workspaces.all()
+        # Each machine polls its own workspaces; the rows it writes are everyone's view.
+        workspaces = [self.workspaces.get(workspace)] if workspace is not None else self.workspaces.here()
         changed: list[str] = []
         first_error: GitHubError | None = None
         for ws in workspaces:

@@ -89,9 +89,10 @@ class Records:
         if pending is None:
             pending = self.store.open_operations(rec.id)
         if pending:  # git and the row are allowed to disagree until the operation closes
-            return replace(rec, health=describe(pending[0]))
-        if rec.archived:
-            return rec
+            return replace(rec, health=describe(pending[0], self.store.machine))
+        here = self.store.machine
+        if rec.archived or (here is not None and rec.machine is not None and rec.machine != here):
+            return rec  # another machine's worktree is that machine's to check
         health = "ok"
         updates: SessionChanges = {}
         head = read_head(rec.worktree_path)

@@ -40,7 +40,13 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..config import Config
+from .host_preload import preload, warm_up_sdk
+
+if TYPE_CHECKING:
+    from .host_duties import Job
 
 HOST_MODULE = "chatml_lab.core.runner_host"
 #: Seconds a client waits for a host it started to listen (a cold import under load is slow).
@@ -100,12 +106,13 @@ def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, A
 
 
 def start_host(
-    data_dir: Path, idle_timeout: float, database_url: str | None = None
+    data_dir: Path, idle_timeout: float, database_url: str | None = None, config: str | None = None
 ) -> subprocess.Popen[bytes]:
     """Start a host for ``data_dir`` (detached, own session); it listens once its imports are done.
 
     ``database_url`` (the client's :attr:`~chatml_lab.config.Config.database_url`) reaches it as
-    ``CHATML_DATABASE_URL``: the host opens the same store as its clients.
+    ``CHATML_DATABASE_URL``: the host opens the same store as its clients. ``config`` is the
+    client's whole :class:`~chatml_lab.config.Config` as JSON (its machine's name, issue 13).
     """
     path = socket_path(data_dir)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -113,6 +120,8 @@ def start_host(
     logs.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", HOST_MODULE, "--data-dir", str(data_dir), "--socket", str(path),
             "--idle-timeout", str(idle_timeout)]  # fmt: skip
+    if config is not None:
+        args += ["--config", config]
     with open(logs / "runner-host.log", "ab") as log:
         # cwd: the data dir, never the caller's (``python -m`` puts its cwd first on sys.path).
         return subprocess.Popen(
@@ -136,6 +145,7 @@ def spawn(
     log: Path,
     idle_timeout: float,
     database_url: str | None = None,
+    config: str | None = None,
 ) -> tuple[int | None, subprocess.Popen[bytes] | None]:
     """Have the host fork a runner with ``argv`` (the runner's arguments); start the host if needed.
 
@@ -150,7 +160,7 @@ def spawn(
     answer = _request(path, request, START_TIMEOUT)
     started = None
     if answer is None:
-        started = start_host(data_dir, idle_timeout, database_url)
+        started = start_host(data_dir, idle_timeout, database_url, config)
         deadline = time.monotonic() + START_TIMEOUT
         while answer is None and started.poll() is None and time.monotonic() < deadline:
             # Refused until the host listens; then answered once its imports are done.
@@ -188,51 +198,6 @@ def host_pids(data_dir: Path) -> list[int]:
 # -- the host -----------------------------------------------------------------------------------
 
 
-def _preload() -> None:
-    """Import what a runner needs before its first answer: the point of the host."""
-    import anthropic  # noqa: F401
-
-    from ..agents import anthropic_backend, context, tools  # noqa: F401
-    from ..agents.backend import backend_class
-    from . import runner_main  # noqa: F401
-
-    for name in ("anthropic", "scripted"):
-        backend_class(name)  # entry points scanned once, here
-    import setproctitle
-
-    setproctitle.getproctitle()  # finds the argv area now, while the environment is the host's
-
-
-def _warm_up_sdk() -> None:
-    """Stream one short answer from an in-process scripted server, then stop it.
-
-    The SDK imports its HTTP stack, resources and stream types on first use and pydantic builds
-    some validators lazily: paid here once, they are already done in every forked runner. The
-    server's threads are joined before the host forks anything (a fork must not copy a thread).
-    """
-    import threading
-
-    import anthropic
-
-    from ..agents.scripted_server import ScriptedServer
-
-    with ScriptedServer({"turns": [[{"type": "text", "text": "warm"}]]}) as server:
-        client = anthropic.Anthropic(api_key="warm-up", base_url=server.url, max_retries=0)
-        try:
-            with client.messages.stream(
-                model="scripted", max_tokens=16, messages=[{"role": "user", "content": "warm up"}]
-            ) as stream:
-                for _event in stream:
-                    pass
-        finally:
-            client.close()
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread():
-            thread.join(timeout=5)
-    if threading.active_count() > 1:
-        raise RuntimeError("the SDK warm-up left a thread running: the host cannot fork safely")
-
-
 def _client_gone(conn: socket.socket) -> bool:
     """True when the client closed its end (it timed out) while its request waited."""
     conn.settimeout(0)
@@ -252,12 +217,19 @@ def _peer_uid(conn: socket.socket) -> int:
 
 
 class Host:
-    """The accept-fork-reap loop (single-threaded: forking from it is safe)."""
+    """The accept-fork-reap loop (single-threaded: forking from it is safe).
 
-    def __init__(self, data_dir: Path, path: Path, idle_timeout: float) -> None:
+    Its machine's duties (heartbeat, the inbox other machines write, their requests) are done
+    between two accepts by :class:`~.host_duties.Duties`. ``idle_timeout`` 0 or less: never leave.
+    """
+
+    def __init__(self, data_dir: Path, path: Path, idle_timeout: float, config: Config | None = None) -> None:
+        from .host_duties import Duties
+
         self.data_dir = data_dir
         self.path = path
-        self.idle_timeout = idle_timeout
+        self.idle_timeout = idle_timeout if idle_timeout > 0 else float("inf")
+        self.duties = Duties(data_dir, config or Config())
         self.children: dict[int, tuple[str, str, Path]] = {}  # pid → (conversation, token, log)
         self.forked: dict[str, int] = {}  # token → pid: a request asked twice forks once
         self.listener: socket.socket | None = None
@@ -319,11 +291,14 @@ class Host:
             stopping = True
 
         signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)  # `chatml host` in a terminal: Ctrl-C leaves cleanly
         while True:
             self._reap()
             if stopping:
                 break
-            if self.children:
+            for job in self.duties.tick():
+                self._run_job(job)
+            if self.children or self.duties.workers:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
                 break
@@ -335,8 +310,9 @@ class Host:
                 # At the first quiet moment, not before: a request queued while the host started
                 # is forked at once, and only the runners after it find the SDK warm.
                 warmed = True
+                self.duties.release()  # a pool's threads must be gone before the warm-up's check
                 try:
-                    _warm_up_sdk()
+                    warm_up_sdk()
                 except Exception:  # a host that cannot fork safely leaves; clients start runners themselves
                     traceback.print_exc()
                     stopping = unsafe = True
@@ -345,10 +321,20 @@ class Host:
         while not unsafe and select.select([self.listener], [], [], 0)[0]:
             self._accept()
         self.listener.close()
-        while self.children:
+        while self.children or self.duties.workers:
             self._reap()
             time.sleep(_LOOP_TICK)
+        self.duties.leave()
         return 0
+
+    def _run_job(self, job: Job) -> None:
+        from .host_duties import RunnerJob, fork_worker
+
+        if isinstance(job, RunnerJob):
+            pid = self._fork(job.request, None)
+            self.forked[str(job.request["argv"][job.request["argv"].index("--token") + 1])] = pid
+        else:
+            fork_worker(self.duties, job.request_id, self._detach)
 
     def _accept(self) -> None:
         assert self.listener is not None
@@ -383,10 +369,11 @@ class Host:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 print(f"runner host: bad request: {exc}", flush=True)
 
-    def _fork(self, request: dict[str, Any], conn: socket.socket) -> int:
+    def _fork(self, request: dict[str, Any], conn: socket.socket | None) -> int:
         argv = [str(a) for a in request["argv"]]
         cwd, env, log = str(request["cwd"]), dict(request["env"]), Path(request["log"])
         token = argv[argv.index("--token") + 1]
+        self.duties.release()  # no database connection crosses the fork
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -410,7 +397,7 @@ class Host:
         return pid
 
     def _become_runner(
-        self, argv: list[str], cwd: str, env: dict[str, str], log: Path, conn: socket.socket
+        self, argv: list[str], cwd: str, env: dict[str, str], log: Path, conn: socket.socket | None
     ) -> None:
         """What ``subprocess.Popen(..., start_new_session=True, cwd=..., env=...)`` would have done."""
         import setproctitle
@@ -419,14 +406,9 @@ class Host:
 
         # Before the environment changes: setproctitle finds the argv area next to it.
         setproctitle.setproctitle(" ".join(runner_command(argv)))
-        os.setsid()
-        conn.close()
-        if self.listener is not None:
-            self.listener.close()
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)  # the lock must leave with the host, not stay with a runner
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
+        if conn is not None:
+            conn.close()
+        self._detach()
         # Output first: whatever fails from here on is told in the conversation's log.
         out = os.open(str(log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -439,8 +421,18 @@ class Host:
         os.environ.clear()
         os.environ.update(env)
 
+    def _detach(self) -> None:
+        """In a forked child: its own session, none of the host's sockets, locks or handlers."""
+        os.setsid()
+        if self.listener is not None:
+            self.listener.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # the lock must leave with the host, not stay with a runner
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+
     def _reap(self) -> None:
-        while self.children:
+        while self.children or self.duties.workers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -449,7 +441,9 @@ class Host:
             if pid == 0:
                 return
             found = self.children.pop(pid, None)
-            if found is not None:
+            if found is None:
+                self.duties.worker_exited(pid, os.waitstatus_to_exitcode(status))
+            else:
                 if self.forked.get(found[1]) == pid:
                     del self.forked[found[1]]
                 code = os.waitstatus_to_exitcode(status)
@@ -457,12 +451,11 @@ class Host:
 
     def _check_start(self, conversation_id: str, token: str, log: Path, code: int) -> None:
         """A runner that exited still holding the client's claim died before it could start."""
-        from ..config import Config
         from ..storage.location import open_store
         from .agents import mark_failed_start
 
         # The database URL reaches the host in its environment (CHATML_DATABASE_URL, see start_host).
-        store = open_store(Config(), self.data_dir)
+        store = open_store(self.duties.config, self.data_dir)
         try:
             current = store.lease(conversation_id)
             if current is not None and current.pid == 0 and current.token == token:
@@ -476,14 +469,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatml-runner-host")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--socket", required=True)
-    parser.add_argument("--idle-timeout", type=float, default=120.0)
+    parser.add_argument("--idle-timeout", type=float, default=120.0, help="0: never leave")
+    parser.add_argument("--config", help="the client's Config as JSON (this machine's name and the rest)")
     args = parser.parse_args(argv)
-    host = Host(Path(args.data_dir), Path(args.socket), args.idle_timeout)
+    config = Config.from_json(args.config) if args.config else Config()
+    host = Host(Path(args.data_dir), Path(args.socket), args.idle_timeout, config)
     if not host.claim():
         return 0  # another host serves this socket
     print(f"runner host pid {os.getpid()} listening on {host.path}", flush=True)
     try:
-        _preload()
+        preload()
         return host.serve()
     finally:
         host._retire()

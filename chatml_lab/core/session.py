@@ -134,8 +134,10 @@ class Session:
         """Get the agent ready to answer at once (starts the runner host if none runs); returns at once.
 
         For a UI that is about to let the user type a message: the SDK is imported meanwhile.
+        Another machine's session needs nothing here: its machine's host starts its runner.
         """
-        self._manager.agents.prewarm()
+        if self._manager.elsewhere(self.id) is None:
+            self._manager.agents.prewarm()
 
     def send(self, text: str, conversation: Conversation | str | None = None) -> Session:
         """Queue a message for the agent of ``conversation`` (default: the task one).

@@ -18,6 +18,7 @@ from ..models import PRStatus, PullRequestLink, PullRequestState, SessionRecord,
 from ..storage.store import Store
 from .archiver import Archiver
 from .records import Records
+from .remote import on_its_machine
 from .settings import Settings
 from .workspaces import Workspaces
 
@@ -81,10 +82,12 @@ class ShipFacade:
 
     # -- one session ----------------------------------------------------------------------------
 
+    @on_its_machine("push", "plain")
     def push(self, session_id: str, force_with_lease: bool = False) -> str:
         """Push the session's branch with upstream set; return what happened (``new``, ...)."""
         return self.shipping.shipper.push(session_id, force_with_lease=force_with_lease).outcome
 
+    @on_its_machine("open the pull request of", "link")
     def create_pr(
         self, session_id: str, title: str | None = None, body: str | None = None, draft: bool = False,
         base: str | None = None,
@@ -92,14 +95,17 @@ class ShipFacade:
         """Open (or link the open) pull request of the session; see :meth:`Session.create_pr`."""
         return self.shipping.shipper.create_pr(session_id, title=title, body=body, draft=draft, base=base)
 
+    @on_its_machine("merge the pull request of", "plain")
     def merge_pr(self, session_id: str, method: str = "squash", force: bool = False) -> str:
         """Merge the session's PR (``squash``, ``merge``, ``rebase``); return the merge commit."""
         return self.shipping.shipper.merge_pr(session_id, method=method, force=force)
 
+    @on_its_machine("update the branch of")
     def update_branch(self, session_id: str, method: str = "rebase") -> SessionRecord:
         """Rebase onto (or merge) ``origin/<default>``, keeping uncommitted work."""
         return self.shipping.updater.update(session_id, method=method)
 
+    @on_its_machine("abort the branch update of")
     def abort_update(self, session_id: str) -> SessionRecord:
         """Undo an update stopped on conflicts: branch tip and every uncommitted byte back."""
         return self.shipping.updater.abort(session_id)

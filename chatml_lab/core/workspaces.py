@@ -64,6 +64,7 @@ class Workspaces:
             remote=remote,
             branch_prefix=None,
             created_at=time.time(),
+            machine=self.store.machine,
         )
         self.store.add_workspace(ws)
         return ws
@@ -114,6 +115,11 @@ class Workspaces:
     def all(self) -> list[Workspace]:
         """Registered workspaces by name."""
         return self.store.workspaces()
+
+    def here(self) -> list[Workspace]:
+        """The workspaces whose repository is on this machine (issue 13): what git work may touch."""
+        mine = self.store.machine
+        return [ws for ws in self.store.workspaces() if mine is None or ws.machine in (None, mine)]
 
     def get(self, key: str | Path) -> Workspace:
         """A workspace by id, name or path (a path inside the repository works too)."""

@@ -35,6 +35,7 @@ STATE_COLORS: dict[str, tuple[str, str]] = {
     "waiting": ("#3e2723", "#ffb300"),
     "stopped": ("#ffffff", "#757575"),
     "crashed": ("#ffffff", "#c62828"),
+    "unreachable": ("#ffffff", "#6d4c41"),  # its machine stopped heartbeating (issue 13)
 }
 
 #: PR status → (text colour, background).

@@ -15,7 +15,7 @@ from typing import Any
 from ..models import Priority
 
 #: Kinds in rank order: a session blocked on a person first.
-KINDS = ("approval", "crashed", "checks_failed", "conflict", "health", "behind", "merged")
+KINDS = ("approval", "crashed", "unreachable", "checks_failed", "conflict", "health", "behind", "merged")
 #: Task statuses whose drift and conflicts no longer matter.
 CLOSED_STATUSES = ("done", "cancelled")
 DEFAULT_FAR_BEHIND = 20
@@ -59,6 +59,9 @@ def reasons(session: dict[str, Any], far_behind: int = DEFAULT_FAR_BEHIND) -> li
         found.append(("approval", "the agent is waiting for an answer"))
     if session.get("agent_state") == "crashed":
         found.append(("crashed", "the agent's runner died mid-turn: send a message to resume"))
+    if session.get("agent_state") == "unreachable":  # issue 13
+        machine = session.get("machine") or "its machine"
+        found.append(("unreachable", f"machine {machine} does not answer: start `chatml host` there"))
     number = session.get("pr_number")
     pr = f"PR #{number}" if number else "the PR"
     if session.get("checks") == "failure":

@@ -65,6 +65,7 @@ def session_json(
         "drift_checked_at": rec.drift_checked_at,
         "health": rec.health,
         "agent_state": agent_state,
+        "machine": rec.machine,
         "pending_approvals": [
             {"id": e.data["id"], "tool": e.data["tool"], "input": e.data["input"], "seq": e.seq}
             for e in pending

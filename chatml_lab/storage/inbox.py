@@ -12,11 +12,14 @@ from .database import Database
 class InboxRows(Database):
     """The ``inbox`` table: clients append, the runner consumes in order."""
 
+    #: The machine this process runs on: an item's ``sender`` (see :class:`.machines.MachineRows`).
+    machine: str | None = None
+
     def push_inbox(self, conversation_id: str, kind: str, data: dict[str, Any]) -> int:
         """Queue a message for a conversation's runner; return its id."""
         return self.execute(
-            "INSERT INTO inbox (conversation_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
-            (conversation_id, kind, json.dumps(data), time.time()),
+            "INSERT INTO inbox (conversation_id, kind, data, created_at, sender) VALUES (?, ?, ?, ?, ?)",
+            (conversation_id, kind, json.dumps(data), time.time(), self.machine),
         )
 
     def pending_inbox(self, conversation_id: str) -> list[tuple[int, str, dict[str, Any]]]:

@@ -24,12 +24,17 @@ class Lease:
     token: str
     started_at: float
     heartbeat_at: float
+    #: The machine of the runner (None: written before machines existed, so this one's).
+    machine: str | None = None
 
 
 def _lease(row: Row | None) -> Lease | None:
     if row is None:
         return None
-    return Lease(row["conversation_id"], row["pid"], row["token"], row["started_at"], row["heartbeat_at"])
+    return Lease(
+        row["conversation_id"], row["pid"], row["token"], row["started_at"], row["heartbeat_at"],
+        row["machine"],
+    )  # fmt: skip
 
 
 def _drop(conn: Connection, conversation_id: str, token: str) -> bool:
@@ -42,6 +47,9 @@ def _drop(conn: Connection, conversation_id: str, token: str) -> bool:
 
 class LeaseRows(Database):
     """The ``leases`` table, and marking a conversation whose runner died as crashed."""
+
+    #: The machine this process runs on (set by the core; see :class:`.machines.MachineRows`).
+    machine: str | None = None
 
     def lease(self, conversation_id: str) -> Lease | None:
         """The lease row of a conversation, if any."""
@@ -70,11 +78,11 @@ class LeaseRows(Database):
                 return False
             now = time.time()
             conn.execute(
-                "INSERT INTO leases (conversation_id, pid, token, started_at, heartbeat_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET pid = excluded.pid,"
+                "INSERT INTO leases (conversation_id, pid, token, started_at, heartbeat_at, machine)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET pid = excluded.pid,"
                 " token = excluded.token, started_at = excluded.started_at,"
-                " heartbeat_at = excluded.heartbeat_at",
-                (conversation_id, pid, token, now, now),
+                " heartbeat_at = excluded.heartbeat_at, machine = excluded.machine",
+                (conversation_id, pid, token, now, now, self.machine),
             )
             return True
 

@@ -50,6 +50,8 @@ class Operation:
     updated_at: float
     plan: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
+    #: The machine whose process runs it (None: written before machines existed).
+    machine: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -62,7 +64,7 @@ def _operation(row: Row) -> Operation:
         id=row["id"], kind=row["kind"], session_id=row["session_id"], workspace_id=row["workspace_id"],
         session_name=row["session_name"], step=row["step"], state=row["state"], pid=row["pid"],
         pid_started=row["pid_started"], started_at=row["started_at"], updated_at=row["updated_at"],
-        plan=json.loads(row["plan"]), note=row["note"],
+        plan=json.loads(row["plan"]), note=row["note"], machine=row["machine"],
     )  # fmt: skip
 
 
@@ -98,13 +100,18 @@ def close_operation(
 class OperationRows(Database):
     """The ``operations`` table: begin, step, finish (with the session's final state), abandon."""
 
+    #: The machine this process runs on (see :class:`.machines.MachineRows`).
+    machine: str | None = None
+
     def begin_operation(self, op: Operation) -> None:
         """Write an operation's row, before its first side effect."""
         self.execute(
             "INSERT INTO operations (id, kind, session_id, workspace_id, session_name, plan, step, state,"
-            " pid, pid_started, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " pid, pid_started, started_at, updated_at, machine)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (op.id, op.kind, op.session_id, op.workspace_id, op.session_name, json.dumps(op.plan),
-             op.step, op.state, op.pid, op.pid_started, op.started_at, op.updated_at),
+             op.step, op.state, op.pid, op.pid_started, op.started_at, op.updated_at,
+             op.machine or self.machine),
         )  # fmt: skip
 
     def operation(self, operation_id: str) -> Operation | None:

@@ -255,4 +255,46 @@ MIGRATIONS: list[str | Migration] = [
     CREATE INDEX events_approval_responses ON events(conversation_id, json_extract(data, '$.id'))
         WHERE type = 'approval_response';
     """,
+    # 7: machines (issue 13). Each machine that opens the store is a row, its runner host's heartbeat
+    # tells whether it is reachable; sessions, workspaces, leases, operations and inbox items carry
+    # the machine they belong to (a session's: the one holding its worktree); ``requests`` are git
+    # operations one machine asks of another. Rows written before this migration get the machine
+    # of the first process that opens the store after it (storage/machines.py: adopt_unowned).
+    """
+    CREATE TABLE machines (
+        name          TEXT PRIMARY KEY,
+        host_name     TEXT NOT NULL,
+        host_pid      INTEGER,
+        version       TEXT,
+        started_at    REAL NOT NULL,
+        seen_at       REAL NOT NULL,
+        heartbeat_at  REAL
+    );
+
+    ALTER TABLE sessions ADD COLUMN machine TEXT;
+    ALTER TABLE workspaces ADD COLUMN machine TEXT;
+    ALTER TABLE leases ADD COLUMN machine TEXT;
+    ALTER TABLE operations ADD COLUMN machine TEXT;
+    ALTER TABLE inbox ADD COLUMN sender TEXT;
+    CREATE INDEX sessions_machine ON sessions(machine);
+    CREATE INDEX inbox_unconsumed ON inbox(conversation_id) WHERE consumed_at IS NULL;
+
+    CREATE TABLE requests (
+        id            TEXT PRIMARY KEY,
+        machine       TEXT NOT NULL,
+        from_machine  TEXT NOT NULL,
+        session_id    TEXT,
+        action        TEXT NOT NULL,
+        args          TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        result        TEXT,
+        error_kind    TEXT,
+        error         TEXT,
+        pid           INTEGER,
+        created_at    REAL NOT NULL,
+        started_at    REAL,
+        finished_at   REAL
+    );
+    CREATE INDEX requests_machine_state ON requests(machine, state);
+    """,
 ]

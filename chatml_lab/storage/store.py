@@ -29,6 +29,7 @@ from .etags import EtagRows
 from .findings import FindingRows
 from .inbox import InboxRows
 from .leases import Lease, LeaseRows
+from .machines import MachineRows
 from .operations import OperationRows, change_session, close_operation
 from .prs import PullRequestRows
 from .updates import BranchUpdateRows
@@ -51,6 +52,7 @@ def _workspace(row: Row) -> Workspace:
         branch_prefix=row["branch_prefix"],
         created_at=row["created_at"],
         last_fetch_at=row["last_fetch_at"],
+        machine=row["machine"],
     )
 
 
@@ -88,6 +90,7 @@ def _session(row: Row) -> SessionRecord:
         drift_checked_at=row["drift_checked_at"],
         health=row["health"],
         agent_options=json.loads(row["agent_options"]) if row["agent_options"] else {},
+        machine=row["machine"],
     )
 
 
@@ -107,7 +110,9 @@ def _conversation(row: Row) -> Conversation:
 _EVENT = partial(tuple.__new__, Event)
 
 
-class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows):
+class Store(
+    LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows, MachineRows
+):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
     The inbox, lease and operation rows live in their own modules (:mod:`.inbox`, :mod:`.leases`,
@@ -147,14 +152,14 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
         conn.execute(
             "INSERT INTO sessions (id, workspace_id, name, branch, worktree_path, base_ref, base_commit,"
             " created_at, updated_at, priority, task_status, pinned, agent_backend, model,"
-            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named, machine)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rec.id, rec.workspace_id, rec.name, rec.branch, str(rec.worktree_path), rec.base_ref,
                 rec.base_commit, rec.created_at, rec.updated_at, rec.priority.value,
                 rec.task_status.value, int(rec.pinned), rec.agent_backend, rec.model,
                 rec.permission_mode.value, rec.port_base, rec.pr_number, rec.pr_status.value,
-                json.dumps(rec.agent_options), int(rec.auto_named),
+                json.dumps(rec.agent_options), int(rec.auto_named), rec.machine or self.machine,
             ),
         )  # fmt: skip
 
@@ -225,7 +230,7 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
         """
         rows = self.query(
             "SELECT c.session_id, c.id, c.agent_state, l.conversation_id AS leased, l.pid, l.token,"
-            " l.started_at, l.heartbeat_at FROM conversations c"
+            " l.started_at, l.heartbeat_at, l.machine FROM conversations c"
             " LEFT JOIN leases l ON l.conversation_id = c.id"
             " WHERE c.kind = ? ORDER BY c.created_at DESC, c.rowid DESC",
             (ConversationKind.TASK.value,),
@@ -233,7 +238,7 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
         found: dict[str, tuple[str, AgentState, Lease | None]] = {}
         for r in rows:  # newest first, so the oldest task conversation is written last and wins
             held = (
-                Lease(r["leased"], r["pid"], r["token"], r["started_at"], r["heartbeat_at"])
+                Lease(r["leased"], r["pid"], r["token"], r["started_at"], r["heartbeat_at"], r["machine"])
                 if r["leased"]
                 else None
             )
@@ -416,9 +421,9 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
                 )
             conn.execute(
                 "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix,
-                 ws.created_at),
+                 ws.created_at, ws.machine or self.machine),
             )  # fmt: skip
 
     def create_session(
@@ -432,7 +437,11 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
         """
         try:
             with self._transaction() as conn:
-                rec = replace(rec, port_base=self.free_port_base(conn, port_start, port_block))
+                rec = replace(
+                    rec,
+                    port_base=self.free_port_base(conn, port_start, port_block),
+                    machine=rec.machine or self.machine,
+                )
                 self.insert_session(conn, rec)
                 task = self.insert_conversation(conn, rec.id, ConversationKind.TASK, "Task")
                 if operation_id is not None:

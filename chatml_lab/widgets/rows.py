@@ -225,7 +225,11 @@ class SessionRow:
             # Plain Unicode rather than icon fonts: exported HTML has no Font Awesome.
             self.pin.description = "\N{BLACK STAR}" if row["pinned"] else "\N{WHITE STAR}"
             self.name.value = name_html(row)
-            self.workspace.value = f'<div style="font-size:12px;line-height:1.25;{_WRAP}">{html.escape(str(row["workspace"]))}</div>'
+            machine = html.escape(str(row.get("machine") or ""))  # where the worktree is (issue 13)
+            self.workspace.value = (
+                f'<div style="font-size:12px;line-height:1.25;{_WRAP}">{html.escape(str(row["workspace"]))}'
+                f'<div style="color:#757575;font-size:11px" title="machine">{machine}</div></div>'
+            )
             self.priority.value = row["priority"]
             self.status.value = row["task_status"]
             self.state.value = badges.state_badge("archived" if row["archived"] else str(row["agent_state"]))

@@ -44,6 +44,8 @@ export interface SessionInfo {
   drift_checked_at: number | null;
   health: string;
   agent_state: string;
+  /** The machine holding the worktree (issue 13); null before machines were recorded. */
+  machine: string | null;
   pending_approvals: PendingApproval[];
   checks?: string | null;
 }
