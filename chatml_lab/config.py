@@ -19,6 +19,25 @@ APP_NAME = "ChatML"
 DEFAULT_BRANCH_PREFIX = "chatml"
 
 
+def default_user() -> str:
+    """Who acts: ``$CHATML_USER``, else JupyterHub's ``$JUPYTERHUB_USER``, else the OS user.
+
+    Sessions and workspaces a user creates are theirs; others' are read-only (see
+    :mod:`chatml_lab.core.owners`). On PostgreSQL the database role of ``CHATML_DATABASE_URL`` must be
+    this name: row-level security checks the role, not this setting.
+    """
+    for name in ("CHATML_USER", "JUPYTERHUB_USER"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    import getpass  # here: only when neither variable is set
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (some containers)
+        return f"uid{os.getuid()}"
+
+
 def default_data_dir() -> Path:
     """``$CHATML_DATA_DIR``, else the platform's user data dir for app "ChatML"."""
     env = os.environ.get("CHATML_DATA_DIR")
@@ -66,10 +85,14 @@ class Config:
     runner_host: bool = field(default_factory=lambda: os.environ.get("CHATML_RUNNER_HOST", "1") != "0")
     #: Seconds the runner host stays up with no runner left (None: :attr:`runner_idle_timeout`).
     host_idle_timeout: float | None = None
+    #: Who acts (:func:`default_user`): the owner of what this process creates.
+    user: str = field(default_factory=default_user)
 
     def __post_init__(self) -> None:
         if self.sandbox_network not in ("on", "off"):
             raise ConfigError(f"sandbox_network must be 'on' or 'off', not {self.sandbox_network!r}")
+        if not self.user or self.user != self.user.strip() or any(c in self.user for c in "\0\n\t"):
+            raise ConfigError(f"user {self.user!r} is not a usable name: set CHATML_USER to a plain name")
 
     @property
     def sandbox_env_names(self) -> tuple[str, ...]:

@@ -134,6 +134,8 @@ class Workspace:
     branch_prefix: str | None
     created_at: float
     last_fetch_at: float | None = None
+    #: Who registered it (see :mod:`chatml_lab.core.owners`).
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class SessionRecord:
     drift_checked_at: float | None = None
     health: str = "ok"
     agent_options: dict[str, Any] = field(default_factory=dict)
+    #: Who created it: the only one who may change it, with the people it is shared with.
+    owner: str = ""
 
 
 class SessionChanges(TypedDict, total=False):

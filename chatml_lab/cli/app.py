@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fix": ("review", "send open findings to the task conversation as one message"),
     "resolve": ("review", "mark a finding fixed or ignored by hand (open reopens it)"),
     "report": ("review", "write a report notebook (data embedded) and its offline HTML"),
+    "share": ("owners", "let a person change a session you own (without PERSON: who may)"),
+    "unshare": ("owners", "make a session read-only for a person again"),
 }
 
 

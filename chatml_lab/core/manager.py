@@ -39,6 +39,7 @@ from .archiver import Archiver
 from .collector import Collector
 from .creator import Creator, NewSession
 from .operations import Operations
+from .owners import Owners
 from .records import Records
 from .renamer import Renamer
 from .scripts import ScriptRunner
@@ -79,15 +80,17 @@ class ChatML(ShipFacade):
         self.config = config or Config()
         self.progress: Progress = progress or _quiet
         self.store = Store(self.data_dir / "state" / "chatml.db")
+        #: Who may change which session (:attr:`Config.user` acts); sharing.
+        self.owners = Owners(self.store, self.config.user)
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
         report = self._report  # collaborators keep this, so a UI may swap ``progress`` at any time
         self._settings = Settings(self.store, self.data_dir)
         self._workspaces = Workspaces(self.store, self.config, report)
-        self.records = Records(self.store, self._workspaces, self.agents)
+        self.records = Records(self.store, self._workspaces, self.agents, self.owners)
         scripts = ScriptRunner(self.store, self.config.script_timeout, report)
-        self.operations = Operations(self.store, self._workspaces, report)
+        self.operations = Operations(self.store, self._workspaces, report, self.owners)
         self.creator = Creator(
             self.store, self.config, self._settings, self._workspaces, scripts, self.operations, report
         )
@@ -108,6 +111,7 @@ class ChatML(ShipFacade):
         if self.store.read_only is not None:
             return
         try:
+            self.store.adopt_unowned(self.config.user)
             self.agents.reconcile()
             self.operations.settle_all()
         except StoreUnwritableError as exc:
@@ -172,6 +176,7 @@ class ChatML(ShipFacade):
         are re-linked with ``git worktree repair``); ``github_repo="owner/name"`` names its GitHub
         repository (``""`` clears it: back to the remote URL).
         """
+        self.owners.check_workspace(self.workspace(key), "change it")
         ws = self.workspace(key) if path is None else self._workspaces.set_path(key, path)
         if github_repo is not None:
             self.shipping.access.set_repo(ws, github_repo)
@@ -179,6 +184,7 @@ class ChatML(ShipFacade):
 
     def remove_workspace(self, key: str | Path, force: bool = False) -> None:
         """Forget a workspace. Its repository, worktrees and branches stay on disk."""
+        self.owners.check_workspace(self.workspace(key), "remove it")
         self._workspaces.remove(key, force=force)
 
     # -- sessions: create -----------------------------------------------------------------------
@@ -355,10 +361,11 @@ class ChatML(ShipFacade):
         The fetch is throttled when ``background``. The counts run in-process
         (:meth:`GitRepo.drift`) and land in one transaction, so a hundred sessions cost one fetch and
         no git process per session. A session that cannot be counted (its repository or worktree is
-        missing, another process is part-way through changing it) is reported and skipped.
+        missing, another process is part-way through changing it) is reported and skipped; others'
+        sessions are their owners' to sync.
         """
         live: dict[str, list[SessionRecord]] = {}
-        for rec in self.records.reconciled(include_archived=False):
+        for rec in self.owners.writable(self.records.reconciled(include_archived=False)):
             try:
                 self.operations.settle(rec.id)
                 self._workspaces.repo(self.workspace(rec.workspace_id))
@@ -450,7 +457,7 @@ class ChatML(ShipFacade):
                 "ahead": rec.ahead, "behind": rec.behind, "agent_state": states[rec.id].value,
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
-                "pr_number": rec.pr_number, "pr_url": rec.pr_url,
+                "pr_number": rec.pr_number, "pr_url": rec.pr_url, "owner": rec.owner,
             })  # fmt: skip
         prs = self.store.pr_states([str(r["id"]) for r in rows])
         for row in rows:

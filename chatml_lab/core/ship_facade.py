@@ -17,6 +17,7 @@ from ..config import Config
 from ..models import PRStatus, PullRequestLink, PullRequestState, SessionRecord, Workspace
 from ..storage.store import Store
 from .archiver import Archiver
+from .owners import Owners
 from .records import Records
 from .settings import Settings
 from .workspaces import Workspaces
@@ -38,6 +39,7 @@ class ShipFacade:
     config: Config
     progress: Callable[[str], None]
     records: Records
+    owners: Owners
     archiver: Archiver
     agents: AgentControl
     _settings: Settings
@@ -94,6 +96,7 @@ class ShipFacade:
 
     def merge_pr(self, session_id: str, method: str = "squash", force: bool = False) -> str:
         """Merge the session's PR (``squash``, ``merge``, ``rebase``); return the merge commit."""
+        self.owners.check(session_id)
         return self.shipping.shipper.merge_pr(session_id, method=method, force=force)
 
     def update_branch(self, session_id: str, method: str = "rebase") -> SessionRecord:
@@ -102,6 +105,7 @@ class ShipFacade:
 
     def abort_update(self, session_id: str) -> SessionRecord:
         """Undo an update stopped on conflicts: branch tip and every uncommitted byte back."""
+        self.owners.check(session_id)
         return self.shipping.updater.abort(session_id)
 
     def pr_state(self, session_id: str) -> PullRequestState:

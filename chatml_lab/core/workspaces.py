@@ -64,6 +64,7 @@ class Workspaces:
             remote=remote,
             branch_prefix=None,
             created_at=time.time(),
+            owner=self.config.user,
         )
         self.store.add_workspace(ws)
         return ws

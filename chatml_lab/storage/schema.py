@@ -214,4 +214,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_approval_responses ON events(conversation_id, json_extract(data, '$.id'))
         WHERE type = 'approval_response';
     """,
+    # 8: owners (issue 13): who created each workspace and session, and whom a session is shared
+    # with. Rows from before have no owner ('') until the first process that opens the store claims
+    # them for its user (Store.adopt_unowned). PostgreSQL also gets row-level security (storage/rls.py).
+    """
+    ALTER TABLE workspaces ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+
+    CREATE TABLE session_shares (
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        person      TEXT NOT NULL,
+        shared_at   REAL NOT NULL,
+        PRIMARY KEY (session_id, person)
+    );
+    CREATE INDEX session_shares_person ON session_shares(person);
+    """,
 ]

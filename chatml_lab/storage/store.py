@@ -31,6 +31,7 @@ from .inbox import InboxRows
 from .leases import Lease, LeaseRows
 from .operations import OperationRows, change_session, close_operation
 from .prs import PullRequestRows
+from .shares import ShareRows
 from .updates import BranchUpdateRows
 
 
@@ -51,6 +52,7 @@ def _workspace(row: sqlite3.Row) -> Workspace:
         branch_prefix=row["branch_prefix"],
         created_at=row["created_at"],
         last_fetch_at=row["last_fetch_at"],
+        owner=row["owner"],
     )
 
 
@@ -88,6 +90,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
         drift_checked_at=row["drift_checked_at"],
         health=row["health"],
         agent_options=json.loads(row["agent_options"]) if row["agent_options"] else {},
+        owner=row["owner"],
     )
 
 
@@ -107,12 +110,14 @@ def _conversation(row: sqlite3.Row) -> Conversation:
 _EVENT = partial(tuple.__new__, Event)
 
 
-class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows):
+class Store(
+    LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows, ShareRows
+):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
     The inbox, lease and operation rows live in their own modules (:mod:`.inbox`, :mod:`.leases`,
     :mod:`.operations`), as do the pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`)
-    and the review findings (:mod:`.findings`).
+    and the review findings (:mod:`.findings`), owners and shares (:mod:`.shares`).
     """
 
     # -- workspaces -----------------------------------------------------------------------------
@@ -147,14 +152,14 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
         conn.execute(
             "INSERT INTO sessions (id, workspace_id, name, branch, worktree_path, base_ref, base_commit,"
             " created_at, updated_at, priority, task_status, pinned, agent_backend, model,"
-            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rec.id, rec.workspace_id, rec.name, rec.branch, str(rec.worktree_path), rec.base_ref,
                 rec.base_commit, rec.created_at, rec.updated_at, rec.priority.value,
                 rec.task_status.value, int(rec.pinned), rec.agent_backend, rec.model,
                 rec.permission_mode.value, rec.port_base, rec.pr_number, rec.pr_status.value,
-                json.dumps(rec.agent_options), int(rec.auto_named),
+                json.dumps(rec.agent_options), int(rec.auto_named), rec.owner,
             ),
         )  # fmt: skip
 
@@ -407,9 +412,9 @@ class Store(LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, F
             try:
                 conn.execute(
                     "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix,
-                     ws.created_at),
+                     ws.created_at, ws.owner),
                 )  # fmt: skip
             except sqlite3.IntegrityError:
                 raise WorkspaceExistsError(
