@@ -251,6 +251,7 @@ def fix_message(found: list[Finding]) -> str:
 
 def fix_findings(cm: ChatML, session_id: str, ids: Iterable[str | int] | str | None = None) -> str:
     """Send the open findings (or those of ``ids``) to the task conversation as one message."""
+    cm.owners.check(session_id)
     found = _chosen(cm, session_id, ids)  # type: ignore[arg-type]
     if not found:
         raise InvalidArgumentError("no open findings to fix: start one with session.review()")
