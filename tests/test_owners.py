@@ -180,12 +180,12 @@ def test_a_user_sees_but_does_not_store_what_others_sessions_reconcile(
     shutil.rmtree(session.worktree)  # deleted by hand
     [row] = bob.rows()
     assert "worktree missing" in str(row["health"])  # bob is told ...
-    assert alice.store.session(session.id).health == "ok"  # ... but alice's row is hers to update
+    assert alice.record(session.id).health == "ok"  # ... but alice's row is hers to update
     assert alice.store.last_seq([c.id for c in alice.store.conversations(session.id)]) == events
     assert bob.sync_all() == []  # others' sessions are their owners' to sync
     [row] = alice.rows()
     assert "worktree missing" in str(row["health"])
-    assert "worktree missing" in alice.store.session(session.id).health
+    assert "worktree missing" in alice.record(session.id).health
 
 
 def test_rows_from_before_owners_are_claimed_by_the_first_user_to_open_the_store(
