@@ -46,6 +46,29 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+#: URL schemes of :attr:`Config.database_url`, by engine.
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+SQLITE_SCHEME = "sqlite"
+
+
+def check_database_url(url: str) -> str:
+    """The engine of ``url`` (``"postgresql"`` or ``"sqlite"``); :class:`ConfigError` when unusable."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in POSTGRES_SCHEMES:
+        return "postgresql"
+    if sep and scheme.lower() == SQLITE_SCHEME:
+        # As SQLAlchemy: ``sqlite:///rel.db`` is relative, ``sqlite:////abs.db`` absolute (and required).
+        if not rest.startswith("//") or rest == "//":
+            raise ConfigError(
+                f"database URL {url!r} names no absolute file: write sqlite:////abs/path.db (four slashes)"
+            )
+        return "sqlite"
+    raise ConfigError(
+        f"database URL {url.split('@')[-1]!r} is neither postgresql://... nor sqlite:////abs/path.db:"
+        " fix CHATML_DATABASE_URL (or the database_url setting), or unset it for SQLite in the data dir"
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """Knobs of the core. Every field has a working default."""
@@ -88,11 +111,19 @@ class Config:
     #: Who acts (:func:`default_user`): the owner of what this process creates.
     user: str = field(default_factory=default_user)
 
+    #: Where the session store lives: ``postgresql://user:pw@host/db`` (PostgreSQL through psycopg's
+    #: pool) or ``sqlite:////abs/path.db``; None: SQLite at ``<data_dir>/state/chatml.db``.
+    database_url: str | None = field(default_factory=lambda: os.environ.get("CHATML_DATABASE_URL") or None)
+    #: Seconds a lost database connection is retried before the store is reported unreachable.
+    database_retry_for: float = 30.0
+
     def __post_init__(self) -> None:
         if self.sandbox_network not in ("on", "off"):
             raise ConfigError(f"sandbox_network must be 'on' or 'off', not {self.sandbox_network!r}")
         if not self.user or self.user != self.user.strip() or any(c in self.user for c in "\0\n\t"):
             raise ConfigError(f"user {self.user!r} is not a usable name: set CHATML_USER to a plain name")
+        if self.database_url is not None:
+            check_database_url(self.database_url)
 
     @property
     def sandbox_env_names(self) -> tuple[str, ...]:

@@ -138,6 +138,14 @@ def check_dirs(manager: ChatML) -> list[Check]:
     return checks
 
 
+def check_database(manager: ChatML) -> Check:
+    """Where the session store is (a SQLite file, or a PostgreSQL URL without its password)."""
+    store = manager.store
+    if store.read_only is not None:
+        return Check("database", False, f"{store.location}: {store.read_only}")
+    return Check("database", True, store.location)
+
+
 def check_default_agent() -> Check:
     """Which backend a session gets when none is named, and whether it can run."""
     try:
@@ -165,6 +173,7 @@ def run_checks(manager: ChatML) -> list[Check]:
         *check_packages(),
         check_default_agent(),
         *check_dirs(manager),
+        check_database(manager),
     ]
 
 

@@ -39,7 +39,7 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
         path.mkdir()
         monkeypatch.setenv(name, str(path))
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "CHATML_WORKSPACES_DIR",
-                 "GITHUB_TOKEN", "GH_TOKEN", "CHATML_GITHUB_API_URL"):  # fmt: skip
+                 "GITHUB_TOKEN", "GH_TOKEN", "CHATML_GITHUB_API_URL", "CHATML_DATABASE_URL"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")

@@ -208,7 +208,9 @@ class AgentControl:
         if self._host_enabled():
             from . import runner_host
 
-            pid, host = runner_host.spawn(self.manager.data_dir, argv, cwd, env, log_path, self._host_idle())
+            pid, host = runner_host.spawn(
+                self.manager.data_dir, argv, cwd, env, log_path, self._host_idle(), config.database_url
+            )
             if host is not None:
                 _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
             if pid is not None:
@@ -246,7 +248,9 @@ class AgentControl:
         from . import runner_host
 
         if not runner_host.reachable(self.manager.data_dir):
-            host = runner_host.start_host(self.manager.data_dir, self._host_idle())
+            host = runner_host.start_host(
+                self.manager.data_dir, self._host_idle(), self.manager.config.database_url
+            )
             _STARTED.add(f"host-{host.pid}", self.manager.data_dir, "", host)
 
     # -- client operations ----------------------------------------------------------------------

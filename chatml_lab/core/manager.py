@@ -33,7 +33,7 @@ from ..models import (
     TaskStatus,
     Workspace,
 )
-from ..storage.store import Store
+from ..storage.location import open_store
 from . import naming
 from .archiver import Archiver
 from .collector import Collector
@@ -79,7 +79,7 @@ class ChatML(ShipFacade):
         self.data_dir = (Path(data_dir).expanduser() if data_dir else default_data_dir()).absolute()
         self.config = config or Config()
         self.progress: Progress = progress or _quiet
-        self.store = Store(self.data_dir / "state" / "chatml.db")
+        self.store = open_store(self.config, self.data_dir)
         #: Who may change which session (:attr:`Config.user` acts); sharing.
         self.owners = Owners(self.store, self.config.user)
         from .agents import AgentControl

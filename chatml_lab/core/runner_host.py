@@ -99,8 +99,14 @@ def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, A
         return None
 
 
-def start_host(data_dir: Path, idle_timeout: float) -> subprocess.Popen[bytes]:
-    """Start a host for ``data_dir`` (detached, own session); it listens once its imports are done."""
+def start_host(
+    data_dir: Path, idle_timeout: float, database_url: str | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a host for ``data_dir`` (detached, own session); it listens once its imports are done.
+
+    ``database_url`` (the client's :attr:`~chatml_lab.config.Config.database_url`) reaches it as
+    ``CHATML_DATABASE_URL``: the host opens the same store as its clients.
+    """
     path = socket_path(data_dir)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs = data_dir / "logs"
@@ -111,12 +117,25 @@ def start_host(data_dir: Path, idle_timeout: float) -> subprocess.Popen[bytes]:
         # cwd: the data dir, never the caller's (``python -m`` puts its cwd first on sys.path).
         return subprocess.Popen(
             args, cwd=data_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env={**os.environ, "CHATML_DATA_DIR": str(data_dir)},
+            start_new_session=True, env=_host_env(data_dir, database_url),
         )  # fmt: skip
 
 
+def _host_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {**os.environ, "CHATML_DATA_DIR": str(data_dir)}
+    if database_url is not None:
+        env["CHATML_DATABASE_URL"] = database_url
+    return env
+
+
 def spawn(
-    data_dir: Path, argv: list[str], cwd: Path, env: dict[str, str], log: Path, idle_timeout: float
+    data_dir: Path,
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    idle_timeout: float,
+    database_url: str | None = None,
 ) -> tuple[int | None, subprocess.Popen[bytes] | None]:
     """Have the host fork a runner with ``argv`` (the runner's arguments); start the host if needed.
 
@@ -131,7 +150,7 @@ def spawn(
     answer = _request(path, request, START_TIMEOUT)
     started = None
     if answer is None:
-        started = start_host(data_dir, idle_timeout)
+        started = start_host(data_dir, idle_timeout, database_url)
         deadline = time.monotonic() + START_TIMEOUT
         while answer is None and started.poll() is None and time.monotonic() < deadline:
             # Refused until the host listens; then answered once its imports are done.
@@ -438,10 +457,12 @@ class Host:
 
     def _check_start(self, conversation_id: str, token: str, log: Path, code: int) -> None:
         """A runner that exited still holding the client's claim died before it could start."""
-        from ..storage.store import Store
+        from ..config import Config
+        from ..storage.location import open_store
         from .agents import mark_failed_start
 
-        store = Store(self.data_dir / "state" / "chatml.db")
+        # The database URL reaches the host in its environment (CHATML_DATABASE_URL, see start_host).
+        store = open_store(Config(), self.data_dir)
         try:
             current = store.lease(conversation_id)
             if current is not None and current.pid == 0 and current.token == token:

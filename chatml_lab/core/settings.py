@@ -63,6 +63,7 @@ class Settings:
         """Effective settings and where the data lives."""
         return {
             "data_dir": str(self.data_dir),
+            "database": self.store.location,
             "workspaces_dir": str(self.workspaces_dir),
             "branch_prefix": self.branch_prefix or "(none)",
         }

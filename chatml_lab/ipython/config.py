@@ -5,6 +5,7 @@ Set these in ``ipython_config.py`` (or ``%config ChatML.refresh_interval = 0.5``
     c.ChatML.data_dir = "~/chatml-data"
     c.ChatML.default_agent = "anthropic"
     c.ChatML.refresh_interval = 1.0
+    c.ChatML.database_url = "postgresql://me@db.example/chatml"
 
 The class is named ``ChatML`` because traitlets keys configuration sections by class name and
 ``c.ChatML...`` is what users write; the core's manager of the same name lives in
@@ -71,10 +72,21 @@ class ChatML(Configurable):  # type: ignore[misc]
     approval_timeout = Float(
         _DEFAULTS.approval_timeout, help="Seconds an approval request waits before denial."
     ).tag(config=True)
+    database_url = Unicode(
+        None,
+        allow_none=True,
+        help="The session store: postgresql://user@host/db or sqlite:////abs/path.db"
+        " (default: $CHATML_DATABASE_URL, else SQLite in the data dir).",
+    ).tag(config=True)
 
     def core_config(self) -> Config:
-        """The plain dataclass the core runs with: every :class:`Config` field that is a trait here."""
-        return Config(**{f.name: getattr(self, f.name) for f in fields(Config) if self.has_trait(f.name)})
+        """The plain dataclass the core runs with: every :class:`Config` field that is a trait here.
+
+        A trait left unset (None) keeps the dataclass default, which may come from the environment
+        (``database_url`` from ``$CHATML_DATABASE_URL``).
+        """
+        values = {f.name: getattr(self, f.name) for f in fields(Config) if self.has_trait(f.name)}
+        return Config(**{k: v for k, v in values.items() if v is not None})
 
     def manager(self, progress: Progress | None = None) -> Manager:
         """A core manager on the configured data dir."""

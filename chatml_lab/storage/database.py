@@ -80,8 +80,15 @@ class Database:
     :class:`~chatml_lab.errors.StoreUnwritableError` saying why. :attr:`read_only` tells.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, target: Path | str, retry_for: float = 30.0) -> None:
+        if isinstance(target, str):
+            from ..errors import ConfigError
+
+            raise ConfigError("PostgreSQL is not supported by this build: unset CHATML_DATABASE_URL")
+        path = target
         self.path = path
+        #: How the store is shown to people (the file, or the URL without its password).
+        self.location = str(path)
         self._lock = threading.RLock()
         #: Why the store was opened read-only (None: it is writable).
         self.read_only: str | None = None
