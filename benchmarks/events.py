@@ -54,7 +54,7 @@ def run(quick: bool) -> list[Figure]:
     with hermetic("events") as root:
         from chatml_lab.core.manager import ChatML
         from chatml_lab.events import EventType
-        from chatml_lab.storage.schema import MIGRATIONS
+        from chatml_lab.storage.schema import MIGRATIONS, migration_text
 
         _origin, repo = build_repository(root, files=20, commits=3)
         cm = ChatML()
@@ -96,7 +96,8 @@ def run(quick: bool) -> list[Figure]:
 
         raw.execute("BEGIN")
         for migration in MIGRATIONS:
-            for statement in statements(migration):
+            shared, own = migration_text(migration, "sqlite")
+            for statement in statements(shared) + statements(own):
                 raw.execute(statement)
         raw.execute(
             "INSERT INTO workspaces (id, name, path, default_branch, created_at) VALUES ('w', 'w', '/w', 'main', 0)"

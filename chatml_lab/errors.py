@@ -13,9 +13,10 @@ magics') ``--agent scripted``.
     ChatMLError
     ├── ConfigError                    bad setting or unusable directory
     ├── InvalidArgumentError           a value outside its allowed set (priority, status, ...)
-    ├── StorageError                   the SQLite store could not be read or written
+    ├── StorageError                   the store (SQLite or PostgreSQL) could not be read or written
     │   ├── StoreDamagedError          the database file is corrupt
     │   ├── StoreUnwritableError       read-only, full disk, I/O error (reading may still work)
+    │   ├── StoreUnreachableError      the PostgreSQL server stayed unreachable past the retry bound
     │   └── RowGoneError               a row was deleted by another process meanwhile
     ├── GitError                       a git command failed
     │   ├── NotARepositoryError
@@ -125,6 +126,12 @@ class StorageError(ChatMLError):
 
 class StoreDamagedError(StorageError):
     """The database file is not a database any more (overwritten, truncated, corrupt pages)."""
+
+
+class StoreUnreachableError(StorageError):
+    """The PostgreSQL server could not be reached (or reconnected to) within the retry bound."""
+
+    status = 503
 
 
 class StoreUnwritableError(StorageError):

@@ -12,6 +12,8 @@ import pytest
 
 from chatml_lab.core.manager import ChatML
 
+from . import postgres
+
 _ISOLATED = ("HOME", "CHATML_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
              "IPYTHONDIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")  # fmt: skip
 
@@ -100,3 +102,43 @@ def cm(hermetic: Path) -> Iterator[ChatML]:
     manager = ChatML(data_dir=Path(os.environ["CHATML_DATA_DIR"]))
     yield manager
     manager.close()
+
+
+# -- PostgreSQL (tests/postgres.py): one temp cluster per test session, a fresh database per test ---
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    """A superuser URL of a running PostgreSQL (skips, or fails under CHATML_REQUIRE_POSTGRES=1)."""
+    with postgres.admin() as url:
+        if url is None:
+            if os.environ.get("CHATML_REQUIRE_POSTGRES") == "1":
+                pytest.fail(
+                    "CHATML_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: apt-get install postgresql"
+                )
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: str) -> Iterator[str]:
+    """The URL of a fresh empty database, dropped after the test."""
+    url = postgres.create_database(postgres_admin)
+    yield url
+    postgres.drop_database(postgres_admin, url)
+
+
+@pytest.fixture
+def on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test's ChatML on PostgreSQL: ``CHATML_DATABASE_URL`` names a fresh database."""
+    monkeypatch.setenv("CHATML_DATABASE_URL", postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """What ``Store(...)`` opens, once per engine: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "chatml.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

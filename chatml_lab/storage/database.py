@@ -1,240 +1,186 @@
-"""SQLite connection: WAL mode, busy timeout, migrations at open, one write path per process."""
+"""The one store over two engines: SQLite (:mod:`.sqlite`, the embedded default) or PostgreSQL
+(:mod:`.postgres`, for many machines). The row mixins of :class:`~chatml_lab.storage.store.Store`
+see only this class: ``query``, ``query_tuples``, ``scalar``, ``execute`` and ``_transaction``,
+with SQL written once in SQLite's dialect (:mod:`.dialect` says it in PostgreSQL's).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import re
-import sqlite3
-import threading
-import urllib.parse
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import RowGoneError, StorageError, StoreDamagedError, StoreUnwritableError
-from .schema import MIGRATIONS
+from ..errors import StorageError
+from .dialect import statements
 
-BUSY_TIMEOUT_MS = 10_000
+if TYPE_CHECKING:
+    import sqlite3
 
+    from .postgres import PostgresEngine
+    from .sqlite import SqliteEngine
 
-def statements(script: str) -> list[str]:
-    """The SQL statements of ``script``, cut at each ``;`` that SQLite says ends a statement.
-
-    A plain split on ``;`` would also cut a string literal or a trigger body that contains one.
-    """
-    found: list[str] = []
-    pending = ""
-    for part in re.split(r"(;)", script):
-        pending += part
-        if part == ";" and sqlite3.complete_statement(pending):
-            found.append(pending.strip())
-            pending = ""
-    rest = [line for line in pending.splitlines() if line.strip() and not line.strip().startswith("--")]
-    if rest:
-        raise StorageError(f"a migration ends with an incomplete SQL statement: {rest[0].strip()[:60]!r}")
-    return found
+__all__ = ["Connection", "Cursor", "Database", "Listener", "Row", "statements"]
 
 
-def translate(exc: sqlite3.Error, path: Path, doing: str) -> StorageError:
-    """The :mod:`chatml_lab.errors` error for a SQLite failure: one line naming the problem and the fix."""
-    text = str(exc).strip() or type(exc).__name__
-    low = text.lower()
-    if "foreign key constraint" in low:
-        return RowGoneError(
-            f"{doing}: a session or conversation it refers to was deleted by another process meanwhile"
-        )
-    if "not a database" in low or "malformed" in low or "file is encrypted" in low:
-        return StoreDamagedError(
-            f"the session store {path} is damaged ({text}): restore it from a backup, or move it aside"
-            " to start a new one (worktrees and branches stay in git)"
-        )
-    if "readonly" in low or "read-only" in low:
-        return StoreUnwritableError(
-            f"the session store {path} is read-only ({text}): make it writable,"
-            " or set CHATML_DATA_DIR to a writable directory"
-        )
-    if "disk is full" in low or "disk i/o error" in low or "unable to open" in low:
-        return StoreUnwritableError(
-            f"the session store {path} cannot be written ({text}; is the disk full?):"
-            " free some space and try again"
-        )
-    if "locked" in low or "busy" in low:
-        return StorageError(
-            f"the session store {path} is busy: another process held it for over"
-            f" {BUSY_TIMEOUT_MS // 1000} s; try again"
-        )
-    return StorageError(f"{doing} failed: {text}")
+class Row(Protocol):
+    """A result row: by position and by column name, with ``keys()`` (:class:`sqlite3.Row`'s ways)."""
+
+    def __getitem__(self, key: Any, /) -> Any:
+        """The value at a position or of a column name."""
+        ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """The values, in order."""
+        ...
+
+    def keys(self) -> list[str]:
+        """The column names."""
+        ...
+
+
+class Cursor(Protocol):
+    """What a statement run inside :meth:`Database._transaction` returns."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        ...
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The key of the row an insert made."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows."""
+        ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """The remaining rows."""
+        ...
+
+
+class Connection(Protocol):
+    """The connection :meth:`Database._transaction` yields (SQLite's, or PostgreSQL's wrapped)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor:
+        """Run one statement (``?`` placeholders)."""
+        ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        """Run one statement once per parameter set."""
+        ...
+
+
+class Listener(Protocol):
+    """Wake-ups on named channels (:meth:`Database.listen`)."""
+
+    def wait(self, timeout: float) -> list[str]:
+        """Block up to ``timeout`` seconds; the payloads heard (an empty list: none, or polling)."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening."""
+        ...
 
 
 class Database:
-    """A thread-safe SQLite connection shared by everything in one process.
+    """The session store's connection, shared by everything in one process (thread-safe).
 
-    Multi-statement writes go through :meth:`_transaction` (``BEGIN IMMEDIATE``, so two processes
-    never deadlock upgrading a read lock); a single write statement and reads run in autocommit.
-    Every SQLite failure leaves this class as a :class:`~chatml_lab.errors.StorageError` (see
-    :func:`translate`).
+    ``target`` is a SQLite file (a :class:`~pathlib.Path`) or a PostgreSQL URL. Multi-statement
+    writes go through :meth:`_transaction`; a single write statement and reads run on their own.
+    Every engine failure leaves this class as a :class:`~chatml_lab.errors.StorageError`.
 
-    A store that cannot be written (a read-only file or directory, a full disk) is opened
-    read-only instead: reading works, and each write raises
-    :class:`~chatml_lab.errors.StoreUnwritableError` saying why. :attr:`read_only` tells.
+    A SQLite store that cannot be written is opened read-only: reading works and :attr:`read_only`
+    says why writes fail. A PostgreSQL connection that is lost is retried for ``retry_for``
+    seconds, then :class:`~chatml_lab.errors.StoreUnreachableError` says which database and what to do.
     """
 
     def __init__(self, target: Path | str, retry_for: float = 30.0) -> None:
-        if isinstance(target, str):
-            from ..errors import ConfigError
+        self._engine: SqliteEngine | PostgresEngine
+        if isinstance(target, Path):
+            from .sqlite import SqliteEngine
 
-            raise ConfigError("PostgreSQL is not supported by this build: unset CHATML_DATABASE_URL")
-        path = target
-        self.path = path
-        #: How the store is shown to people (the file, or the URL without its password).
-        self.location = str(path)
-        self._lock = threading.RLock()
-        #: Why the store was opened read-only (None: it is writable).
-        self.read_only: str | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            if not path.exists():
-                raise StorageError(
-                    f"cannot open the session store at {path}: {exc.strerror or exc}"
-                    " (set CHATML_DATA_DIR to a writable dir)"
-                ) from None
-        try:
-            self._conn = self._open_writable()
-        except StoreUnwritableError as exc:
-            if not path.exists():
-                raise
-            self._conn = self._open_read_only(exc)
+            self._engine = SqliteEngine(target)
+        else:
+            from .postgres import PostgresEngine
 
-    def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(
-                target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
-                uri=uri,
-            )  # fmt: skip
-        except sqlite3.Error as exc:
-            raise translate(exc, self.path, "opening the session store") from None
-        conn.row_factory = sqlite3.Row
-        return conn
+            self._engine = PostgresEngine(target, retry_for)
 
-    def _open_writable(self) -> sqlite3.Connection:
-        self._conn = conn = self._connect(str(self.path))
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except sqlite3.Error as exc:
-            conn.close()
-            raise translate(exc, self.path, "opening the session store") from None
-        except StorageError:
-            conn.close()
-            raise
-        return conn
+    @property
+    def engine(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.name
 
-    def _open_read_only(self, why: StoreUnwritableError) -> sqlite3.Connection:
-        """Open for reading only: plain read-only first, then ``immutable`` (no lock files at all,
-        for a full disk or a read-only directory where SQLite cannot create its ``-shm`` file).
-        """
-        uri = "file:" + urllib.parse.quote(str(self.path))
-        last: StorageError = why
-        for mode in ("?mode=ro", "?mode=ro&immutable=1"):
-            conn = self._connect(uri + mode, uri=True)
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-            except sqlite3.Error as exc:
-                conn.close()
-                last = translate(exc, self.path, "opening the session store")
-                if not isinstance(last, StoreUnwritableError):
-                    raise last from None
-                continue
-            if version < len(MIGRATIONS):
-                conn.close()
-                raise StoreUnwritableError(f"{why} (the store also needs an upgrade, which needs writing)")
-            self.read_only = str(why)
-            return conn
-        raise last
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the PostgreSQL URL without its password."""
+        return self._engine.location
 
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version >= len(MIGRATIONS):
-            return
-        with self._transaction() as conn:
-            # Re-read inside the write lock: another process may have migrated meanwhile.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for index in range(version, len(MIGRATIONS)):
-                for statement in statements(MIGRATIONS[index]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {index + 1}")
+    @property
+    def read_only(self) -> str | None:
+        """Why the store was opened read-only (None: it is writable)."""
+        return self._engine.read_only
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction; rolls back on any exception."""
-        with self._lock:
-            if self.read_only is not None:
-                raise StoreUnwritableError(self.read_only)
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, "writing to the session store") from None
-            try:
-                yield self._conn
-            except BaseException as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise translate(exc, self.path, "writing to the session store") from exc
-                raise
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
-                raise translate(exc, self.path, "writing to the session store") from None
+    @property
+    def path(self) -> Path:
+        """The SQLite file (a PostgreSQL store has none: :class:`StorageError`)."""
+        return self._sqlite().path
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The SQLite connection itself (tests trace its statements)."""
+        return self._sqlite()._conn
+
+    def _sqlite(self) -> SqliteEngine:
+        from .sqlite import SqliteEngine
+
+        if not isinstance(self._engine, SqliteEngine):
+            raise StorageError(f"the session store {self.location} is not a SQLite file")
+        return self._engine
+
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        """A short write transaction (one writer at a time); rolls back on any exception."""
+        return self._engine.transaction()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a read query and return all rows."""
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, "reading the session store") from None
+        return self._engine.query(sql, params)
 
     def query_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read query and return plain tuples (no :class:`sqlite3.Row` per row: for long reads)."""
-        with self._lock:
-            try:
-                cursor = self._conn.cursor()
-                cursor.row_factory = None
-                return cursor.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, "reading the session store") from None
+        """Run a read query and return plain tuples (no row object per row: for long reads)."""
+        return self._engine.query_tuples(sql, params)
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a read query and return the first column of the first row (or None)."""
-        rows = self.query(sql, params)
+        rows = self._engine.query_tuples(sql, params)
         return rows[0][0] if rows else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one write statement in its own transaction; return the last row id.
-
-        One statement is its own (autocommit) transaction: SQLite takes the write lock when the
-        statement starts, so there is no read lock to upgrade and no ``BEGIN``/``COMMIT`` round
-        trip (the event log writes one of these per streamed chunk).
+        """Run one write statement in its own transaction; return the new row's id (an insert into
+        a table with an ``AUTOINCREMENT`` key), else 0 or the engine's last row id.
         """
-        with self._lock:
-            if self.read_only is not None:
-                raise StoreUnwritableError(self.read_only)
-            try:
-                cursor = self._conn.execute(sql, params)
-            except sqlite3.Error as exc:
-                raise translate(exc, self.path, "writing to the session store") from None
-            return int(cursor.lastrowid or 0)
+        return self._engine.execute(sql, params)
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        """Wake the listeners of ``channel`` (PostgreSQL ``NOTIFY``; nothing on SQLite, whose
+        listeners poll). Sent at once, outside any transaction.
+        """
+        self._engine.notify(channel, payload)
+
+    def listen(self, channels: Sequence[str]) -> Listener:
+        """A listener on ``channels``: ``wait(timeout)`` returns the payloads heard (PostgreSQL
+        ``LISTEN``), or sleeps the timeout and returns ``[]`` (SQLite: the caller polls). A
+        notification is a wake-up, never data: after a reconnect the listener returns ``[""]``
+        once, since some may have been missed, and the caller re-reads the database.
+        """
+        return self._engine.listen(channels)
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
+        """Close the connection (or the pool)."""
+        self._engine.close()

@@ -9,12 +9,11 @@ two review conversations filing at once never get the same number.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
 from ..models import Finding, FindingStatus, Scorecard, Severity
-from .database import Database
+from .database import Database, Row
 
 
 def finding_number(finding_id: str | int) -> int | None:
@@ -27,7 +26,7 @@ def finding_number(finding_id: str | int) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
-def _finding(row: sqlite3.Row) -> Finding:
+def _finding(row: Row) -> Finding:
     return Finding(
         id=f"F{row['number']}",
         session_id=row["session_id"],
@@ -45,7 +44,7 @@ def _finding(row: sqlite3.Row) -> Finding:
     )
 
 
-def _scorecard(row: sqlite3.Row) -> Scorecard:
+def _scorecard(row: Row) -> Scorecard:
     return Scorecard(
         id=row["id"],
         session_id=row["session_id"],

@@ -7,13 +7,12 @@ transaction, so checking a lease and replacing it is one atomic step.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ..models import AgentState
-from .database import Database
+from .database import Connection, Database, Row
 
 
 @dataclass(frozen=True)
@@ -27,13 +26,13 @@ class Lease:
     heartbeat_at: float
 
 
-def _lease(row: sqlite3.Row | None) -> Lease | None:
+def _lease(row: Row | None) -> Lease | None:
     if row is None:
         return None
     return Lease(row["conversation_id"], row["pid"], row["token"], row["started_at"], row["heartbeat_at"])
 
 
-def _drop(conn: sqlite3.Connection, conversation_id: str, token: str) -> bool:
+def _drop(conn: Connection, conversation_id: str, token: str) -> bool:
     """Delete the lease if ``token`` still holds it (someone else's lease is left alone)."""
     cursor = conn.execute(
         "DELETE FROM leases WHERE conversation_id = ? AND token = ?", (conversation_id, token)
@@ -71,8 +70,10 @@ class LeaseRows(Database):
                 return False
             now = time.time()
             conn.execute(
-                "INSERT OR REPLACE INTO leases (conversation_id, pid, token, started_at, heartbeat_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO leases (conversation_id, pid, token, started_at, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET pid = excluded.pid,"
+                " token = excluded.token, started_at = excluded.started_at,"
+                " heartbeat_at = excluded.heartbeat_at",
                 (conversation_id, pid, token, now, now),
             )
             return True

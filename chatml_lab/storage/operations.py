@@ -9,14 +9,13 @@ how an unfinished operation is finished or undone is the core's (:mod:`chatml_la
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..models import SessionChanges
-from .database import Database
+from .database import Connection, Database, Row
 
 #: Columns of a session row that may change after creation.
 SESSION_COLUMNS = {
@@ -58,7 +57,7 @@ class Operation:
         return self.state == OPEN
 
 
-def _operation(row: sqlite3.Row) -> Operation:
+def _operation(row: Row) -> Operation:
     return Operation(
         id=row["id"], kind=row["kind"], session_id=row["session_id"], workspace_id=row["workspace_id"],
         session_name=row["session_name"], step=row["step"], state=row["state"], pid=row["pid"],
@@ -67,7 +66,7 @@ def _operation(row: sqlite3.Row) -> Operation:
     )  # fmt: skip
 
 
-def change_session(conn: sqlite3.Connection, session_id: str, fields: SessionChanges) -> None:
+def change_session(conn: Connection, session_id: str, fields: SessionChanges) -> None:
     """Set columns of one session inside the caller's transaction (``updated_at`` bumped unless given)."""
     bad = set(fields) - SESSION_COLUMNS
     if bad:
@@ -82,7 +81,7 @@ def change_session(conn: sqlite3.Connection, session_id: str, fields: SessionCha
 
 
 def close_operation(
-    conn: sqlite3.Connection, operation_id: str, outcome: str, data: dict[str, Any] | None = None
+    conn: Connection, operation_id: str, outcome: str, data: dict[str, Any] | None = None
 ) -> None:
     """Close an open operation as ``outcome`` inside the caller's transaction, merging ``data``
     into its plan.

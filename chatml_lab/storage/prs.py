@@ -6,18 +6,17 @@ The token is never stored.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Unpack
 
 from ..models import CheckStatus, PullRequestChanges, PullRequestState, SessionChanges, TaskStatus
-from .database import Database
+from .database import Database, Row
 
 _PR_COLUMNS = set(PullRequestChanges.__annotations__)
 _LINK_COLUMNS = {"pr_status", "pr_number", "pr_url"}
 
 
-def _state(row: sqlite3.Row | None, session_id: str) -> PullRequestState:
+def _state(row: Row | None, session_id: str) -> PullRequestState:
     if row is None:
         return PullRequestState(session_id=session_id)
     return PullRequestState(
@@ -75,7 +74,10 @@ class PullRequestRows(Database):
         values = {k: (v.value if isinstance(v, CheckStatus) else int(v) if isinstance(v, bool) else v)
                   for k, v in fields.items()}  # fmt: skip
         with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO session_prs (session_id) VALUES (?)", (session_id,))
+            conn.execute(
+                "INSERT INTO session_prs (session_id) VALUES (?) ON CONFLICT (session_id) DO NOTHING",
+                (session_id,),
+            )
             if values:
                 sets = ", ".join(f"{k} = ?" for k in values)
                 conn.execute(
@@ -90,7 +92,10 @@ class PullRequestRows(Database):
     def note_status_by_hand(self, session_id: str) -> None:
         """Record that the user set the task status by hand (automatic moves stop until the next)."""
         with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO session_prs (session_id) VALUES (?)", (session_id,))
+            conn.execute(
+                "INSERT INTO session_prs (session_id) VALUES (?) ON CONFLICT (session_id) DO NOTHING",
+                (session_id,),
+            )
             conn.execute(
                 "UPDATE session_prs SET status_hand_at = ? WHERE session_id = ?", (time.time(), session_id)
             )
@@ -103,7 +108,10 @@ class PullRequestRows(Database):
         """
         now = time.time()
         with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO session_prs (session_id) VALUES (?)", (session_id,))
+            conn.execute(
+                "INSERT INTO session_prs (session_id) VALUES (?) ON CONFLICT (session_id) DO NOTHING",
+                (session_id,),
+            )
             row = conn.execute(
                 "SELECT s.task_status, p.status_auto_at, p.status_hand_at FROM sessions s"
                 " JOIN session_prs p ON p.session_id = s.id WHERE s.id = ?",

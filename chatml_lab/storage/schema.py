@@ -1,13 +1,47 @@
-"""Numbered migrations. Index ``i`` brings ``PRAGMA user_version`` from ``i`` to ``i + 1``.
+"""Numbered migrations, one list for both engines. Index ``i`` brings the schema version (SQLite's
+``PRAGMA user_version``, PostgreSQL's ``chatml_schema`` row) from ``i`` to ``i + 1``.
+
+An entry is SQLite-dialect SQL that both engines run (PostgreSQL's text is translated by
+:mod:`.dialect`: ``INTEGER`` → ``BIGINT``, ``REAL`` → ``DOUBLE PRECISION``, ``AUTOINCREMENT`` →
+an identity, ``json_extract(c, '$.k')`` → ``(c::jsonb ->> 'k')``), or a :class:`Migration` that adds
+statements for one engine only (row-level security policies are PostgreSQL's alone). Write the
+shared part in portable SQL: TEXT, INTEGER, REAL, ``ON CONFLICT``, partial and expression indexes.
 
 Never edit a migration that has shipped: append a new one.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
-    # 1: the whole schema of DESIGN §2-§3.
+from dataclasses import dataclass
+
+from .rls import MIGRATION_8
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered migration with statements for one engine only.
+
+    ``both`` runs on both engines (translated for PostgreSQL); ``postgres`` runs on PostgreSQL
+    only, as written (native SQL, after ``both``); ``sqlite`` on SQLite only.
     """
+
+    both: str = ""
+    postgres: str = ""
+    sqlite: str = ""
+
+
+def migration_text(entry: str | Migration, engine: str) -> tuple[str, str]:
+    """``(shared SQL, engine-only SQL)`` of one entry for ``engine`` (``"sqlite"`` or ``"postgresql"``)."""
+    if isinstance(entry, str):
+        return entry, ""
+    return entry.both, entry.postgres if engine == "postgresql" else entry.sqlite
+
+
+MIGRATIONS: list[str | Migration] = [
+    # 1: the whole schema of DESIGN §2-§3. PostgreSQL has no ``rowid``: the tables ordered by it
+    # (insertion order breaks ties of equal timestamps) get a serial column of that name.
+    Migration(
+        both="""
     CREATE TABLE workspaces (
         id              TEXT PRIMARY KEY,
         name            TEXT NOT NULL UNIQUE,
@@ -99,6 +133,12 @@ MIGRATIONS: list[str] = [
         value  TEXT NOT NULL
     );
     """,
+        postgres="""
+    ALTER TABLE workspaces ADD COLUMN rowid BIGSERIAL;
+    ALTER TABLE sessions ADD COLUMN rowid BIGSERIAL;
+    ALTER TABLE conversations ADD COLUMN rowid BIGSERIAL;
+    """,
+    ),
     # 2: per-conversation backend state (transcript, SDK session id) and per-session agent options.
     """
     ALTER TABLE conversations ADD COLUMN backend_state TEXT;
@@ -186,7 +226,8 @@ MIGRATIONS: list[str] = [
     """,
     # 5: the operation journal of DESIGN §7 (storage/operations.py). No foreign key: a create's row
     # comes before its session's, and a delete's outlives it.
-    """
+    Migration(
+        both="""
     CREATE TABLE operations (
         id            TEXT PRIMARY KEY,
         kind          TEXT NOT NULL,
@@ -206,6 +247,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX operations_state ON operations(state, session_id);
     CREATE INDEX operations_session ON operations(session_id, kind);
     """,
+        postgres="ALTER TABLE operations ADD COLUMN rowid BIGSERIAL;",
+    ),
     # 6: approvals found without reading the log: the unanswered requests of a conversation are
     # an index look-up per request, however long the log (partial indexes: only approval events).
     """
@@ -216,8 +259,10 @@ MIGRATIONS: list[str] = [
     """,
     # 8: owners (issue 13): who created each workspace and session, and whom a session is shared
     # with. Rows from before have no owner ('') until the first process that opens the store claims
-    # them for its user (Store.adopt_unowned). PostgreSQL also gets row-level security (storage/rls.py).
-    """
+    # them for its user (Store.adopt_unowned). PostgreSQL also gets row-level security (storage/rls.py):
+    # the database itself refuses writes to a session by anyone but its owner and whom it is shared with.
+    Migration(
+        both="""
     ALTER TABLE workspaces ADD COLUMN owner TEXT NOT NULL DEFAULT '';
     ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 
@@ -229,4 +274,6 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX session_shares_person ON session_shares(person);
     """,
+        postgres=MIGRATION_8,
+    ),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import replace
 from functools import partial
@@ -25,6 +24,7 @@ from ..models import (
     TaskStatus,
     Workspace,
 )
+from .database import Connection, Row
 from .etags import EtagRows
 from .findings import FindingRows
 from .inbox import InboxRows
@@ -42,7 +42,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _workspace(row: sqlite3.Row) -> Workspace:
+def _workspace(row: Row) -> Workspace:
     return Workspace(
         id=row["id"],
         name=row["name"],
@@ -56,7 +56,7 @@ def _workspace(row: sqlite3.Row) -> Workspace:
     )
 
 
-def _session(row: sqlite3.Row) -> SessionRecord:
+def _session(row: Row) -> SessionRecord:
     return SessionRecord(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -94,7 +94,7 @@ def _session(row: sqlite3.Row) -> SessionRecord:
     )
 
 
-def _conversation(row: sqlite3.Row) -> Conversation:
+def _conversation(row: Row) -> Conversation:
     return Conversation(
         id=row["id"],
         session_id=row["session_id"],
@@ -147,7 +147,7 @@ class Store(
 
     # -- sessions -------------------------------------------------------------------------------
 
-    def insert_session(self, conn: sqlite3.Connection, rec: SessionRecord) -> None:
+    def insert_session(self, conn: Connection, rec: SessionRecord) -> None:
         """Insert a session row inside the caller's transaction."""
         conn.execute(
             "INSERT INTO sessions (id, workspace_id, name, branch, worktree_path, base_ref, base_commit,"
@@ -204,9 +204,9 @@ class Store(
         """
         self.execute(
             "UPDATE sessions SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,"
-            " cost_usd = CASE WHEN cost_usd IS NULL OR ? IS NULL THEN NULL ELSE cost_usd + ? END"
+            " cost_usd = CASE WHEN cost_usd IS NULL OR ? = 1 THEN NULL ELSE cost_usd + ? END"
             " WHERE id = ?",
-            (input_tokens, output_tokens, cost_usd, cost_usd, session_id),
+            (input_tokens, output_tokens, int(cost_usd is None), cost_usd or 0.0, session_id),
         )
 
     def set_drift(self, counts: list[tuple[str, int, int]], checked_at: float) -> None:
@@ -249,7 +249,7 @@ class Store(
         """Delete a session row (conversations, events, inbox and leases cascade)."""
         self.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
-    def free_port_base(self, conn: sqlite3.Connection, start: int, block: int) -> int:
+    def free_port_base(self, conn: Connection, start: int, block: int) -> int:
         """The lowest free port block, inside the caller's transaction."""
         used = {r[0] for r in conn.execute("SELECT port_base FROM sessions")}
         port = start
@@ -260,7 +260,7 @@ class Store(
     # -- conversations --------------------------------------------------------------------------
 
     def insert_conversation(
-        self, conn: sqlite3.Connection, session_id: str, kind: ConversationKind, title: str
+        self, conn: Connection, session_id: str, kind: ConversationKind, title: str
     ) -> str:
         """Add a conversation inside the caller's transaction; return its id."""
         conv_id = new_id()[:12]
@@ -409,18 +409,22 @@ class Store(
     def add_workspace(self, ws: Workspace) -> None:
         """Insert a workspace row; :class:`WorkspaceExistsError` when its name or path is taken."""
         with self._transaction() as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
-                    " created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix,
-                     ws.created_at, ws.owner),
-                )  # fmt: skip
-            except sqlite3.IntegrityError:
+            # Checked inside the write transaction (one writer at a time), so no engine's
+            # constraint error needs catching.
+            taken = conn.execute(
+                "SELECT 1 FROM workspaces WHERE name = ? OR path = ?", (ws.name, str(ws.path))
+            ).fetchone()
+            if taken is not None:
                 raise WorkspaceExistsError(
                     f"a workspace named {ws.name!r} or at {ws.path} was just added by another process:"
                     " try again"
-                ) from None
+                )
+            conn.execute(
+                "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
+                " created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix,
+                 ws.created_at, ws.owner),
+            )  # fmt: skip
 
     def create_session(
         self, rec: SessionRecord, port_start: int, port_block: int, operation_id: str | None = None
