@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config, default_data_dir
 from ..errors import (
     AmbiguousSessionError,
+    ConfigError,
     GitError,
     OperationInProgressError,
     RowGoneError,
@@ -82,6 +83,7 @@ class ChatML(ShipFacade):
         self.store = open_store(self.config, self.data_dir)
         #: Who may change which session (:attr:`Config.user` acts); sharing.
         self.owners = Owners(self.store, self.config.user)
+        self._check_role()
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
@@ -102,6 +104,21 @@ class ChatML(ShipFacade):
             self.store, self.records, self._workspaces, self._settings, self.operations
         )
         self._start_up()
+
+    def _check_role(self) -> None:
+        """On PostgreSQL the database checks owners by role (storage/rls.py): the user this process
+        acts as must be the role it connects as, or every write would be refused one by one.
+        """
+        found = self.store.database_role()
+        if found is None or found[1] or found[0] == self.config.user:
+            return
+        role, user = found[0], self.config.user
+        self.store.close()
+        raise ConfigError(
+            f"you act as {user!r} but the database {self.store.location} is reached as role {role!r},"
+            f" and only a role's own sessions are writable to it: set CHATML_USER={role}, or connect as"
+            f" {user} (an administrator creates that role with `chatml db add-person {user}`)"
+        )
 
     def _start_up(self) -> None:
         """Make stored state true before anything reads it: runners that died are shown as crashed,

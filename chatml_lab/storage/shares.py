@@ -74,3 +74,14 @@ class ShareRows(Database):
                 cursor = conn.execute(f"UPDATE {table} SET owner = ? WHERE owner = ''", (user,))
                 count += max(cursor.rowcount, 0)
             return count
+
+    def database_role(self) -> tuple[str, bool] | None:
+        """On PostgreSQL, ``(role, exempt)``: the role this store connects as, and whether row-level
+        security passes it by (a superuser or ``BYPASSRLS``: an administrator). None on SQLite.
+        """
+        if self.engine != "postgresql":
+            return None
+        rows = self.query(
+            "SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+        return (str(rows[0][0]), bool(rows[0][1])) if rows else None
