@@ -149,6 +149,8 @@ def name_html(row: dict[str, Any]) -> str:
         f'<div style="font-family:sans-serif;line-height:1.25;padding:2px 0;{_WRAP}">'
         f'<div class="chatml-name" style="font-weight:bold;{_WRAP}">{html.escape(str(row["name"]))}</div>'
         f'<code style="font-size:11px;color:#78909c;{_WRAP}">{html.escape(str(row["branch"]))}</code>'
+        f'<span class="chatml-owner" style="font-size:11px;color:#757575" title="owner">'
+        f' · {html.escape(str(row.get("owner") or ""))}</span>'
         f"{health}</div>"
     )
 

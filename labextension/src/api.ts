@@ -44,6 +44,8 @@ export interface SessionInfo {
   drift_checked_at: number | null;
   health: string;
   agent_state: string;
+  /** Who owns the session (issue 13): only they and whom they share it with may change it. */
+  owner: string;
   pending_approvals: PendingApproval[];
   checks?: string | null;
 }
