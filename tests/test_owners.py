@@ -231,6 +231,7 @@ def test_cli_share_and_unshare(
     assert run("bob", "share", "feat", "bob")[0] == 1
     assert run("alice", "share", "feat", "bob")[1] == "feat: owned by alice; shared with bob\n"
     assert run("bob", "share", "feat")[1] == "feat: owned by alice; shared with bob\n"
+    assert "owner        alice, shared with bob" in run("bob", "show", "feat")[1]
     assert run("bob", "set", "feat", "--priority", "high")[0] == 0
     assert run("alice", "unshare", "feat", "bob")[1] == "feat: shared with nobody else\n"
     assert run("bob", "set", "feat", "--priority", "low")[0] == 1

@@ -59,6 +59,7 @@ def cmd_show(cm: ChatML, args: argparse.Namespace) -> int:
         "agent_state": label(cm.agent_state(rec.id)), "ports": f"{rec.port_base}-{rec.port_base + 9}",
         "disk": human_bytes(cm.disk_usage(rec.id)), "health": rec.health,
     }  # fmt: skip
+    info["owner"] = rec.owner + "".join(f", shared with {p}" for p in cm.owners.shares(rec.id))
     width = max(len(k) for k in info)
     for key, value in info.items():
         print(f"{key.ljust(width)}  {value}")
