@@ -244,3 +244,36 @@ def test_magic_share_parses() -> None:
     assert magic_args.parse("unshare feat bob") == magic_args.Share("feat", "bob", remove=True)
     with pytest.raises(InvalidArgumentError):
         magic_args.parse("unshare feat")
+
+
+def test_owner_and_share_rows_on_both_engines(store_target: Path | str, tmp_path: Path) -> None:
+    """The rows under :class:`Owners`, the same on SQLite and PostgreSQL (as the superuser: no policy)."""
+    import time
+
+    from chatml_lab.models import SessionRecord, Workspace
+    from chatml_lab.storage.store import Store, new_id
+
+    store = Store(store_target)
+    try:
+        now = time.time()
+        store.add_workspace(Workspace(id="w1", name="w", path=tmp_path, default_branch="main", remote=None,
+                                      branch_prefix=None, created_at=now, owner="alice"))  # fmt: skip
+        rec = SessionRecord(
+            id=new_id(), workspace_id="w1", name="s", branch="chatml/s", worktree_path=tmp_path / "s",
+            base_ref="main", base_commit="0" * 40, created_at=now, updated_at=now, owner="alice",
+        )  # fmt: skip
+        stored, _task = store.create_session(rec, 41000, 10)
+        assert store.session(stored.id).owner == "alice" and store.workspace("w1").owner == "alice"  # type: ignore[union-attr]
+        assert store.add_share(stored.id, "bob") and not store.add_share(stored.id, "bob")
+        assert store.add_share(stored.id, "carol")
+        assert store.shares(stored.id) == ["bob", "carol"] and store.is_shared(stored.id, "bob")
+        assert store.shared_with("bob") == {stored.id} and store.shared_with("dave") == set()
+        assert store.remove_share(stored.id, "bob") and not store.remove_share(stored.id, "bob")
+        assert store.adopt_unowned("zed") == 0  # nothing unowned: nothing written
+        store.execute("UPDATE sessions SET owner = ''")
+        assert store.adopt_unowned("zed") == 1 and store.session(stored.id).owner == "zed"  # type: ignore[union-attr]
+        store.delete_session(stored.id)
+        assert store.shares(stored.id) == []  # shares go with their session
+        assert (store.database_role() is None) == (store.engine == "sqlite")
+    finally:
+        store.close()
