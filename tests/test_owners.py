@@ -277,3 +277,23 @@ def test_owner_and_share_rows_on_both_engines(store_target: Path | str, tmp_path
         assert (store.database_role() is None) == (store.engine == "sqlite")
     finally:
         store.close()
+
+
+def test_the_dashboard_shows_others_sessions_read_only(alice: ChatML, bob: ChatML, repo: Path) -> None:
+    from chatml_lab.widgets.dashboard import Dashboard
+
+    session = alice.new_session(repo, name="feat")
+    bob.new_session(repo, name="own")
+    board = Dashboard(bob, autostart=False, background=False)
+    try:
+        board.refresh()
+        theirs, mine = board._row_widgets[session.id], board._row_widgets[bob.session("own").id]
+        assert "alice" in theirs.name.value and "bob" in mine.name.value
+        locked = ("pin", "priority", "status", "sync", "archive", "review", "push", "open_pr")
+        assert all(getattr(theirs, c).disabled for c in locked) and not theirs.chat.disabled
+        assert not any(getattr(mine, c).disabled for c in locked)
+        session.share("bob")
+        board.refresh()
+        assert not any(getattr(theirs, c).disabled for c in locked)
+    finally:
+        board.close()

@@ -458,13 +458,15 @@ class ChatML(ShipFacade):
         """The table's rows as plain dicts (what ``--json`` prints), already sorted.
 
         A constant number of queries whatever the number of sessions: workspaces, open operations,
-        sessions, every task conversation's state with its lease, and the PR states (git is read
-        from the worktrees' files).
+        sessions, every task conversation's state with its lease, the PR states, and the sessions
+        shared with this user when others' are listed (git is read from the worktrees' files).
+        ``writable`` says whether this user may change the session (its owner, or shared with them).
         """
         workspaces = self.workspaces()
         names = {ws.id: ws.name for ws in workspaces}
         records = self.records.reconciled(include_archived, workspaces)
         states = self.agents.session_states([rec.id for rec in records])
+        writable = {rec.id for rec in self.owners.writable(records)}  # one query, when others' are shown
         rows: list[dict[str, Any]] = []
         for rec in records:
             rows.append({
@@ -475,6 +477,7 @@ class ChatML(ShipFacade):
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
                 "pr_number": rec.pr_number, "pr_url": rec.pr_url, "owner": rec.owner,
+                "writable": rec.id in writable,
             })  # fmt: skip
         prs = self.store.pr_states([str(r["id"]) for r in rows])
         for row in rows:
