@@ -8,6 +8,7 @@ The same refusal by PostgreSQL itself is in ``test_owners_postgres.py``.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from chatml_lab.errors import InvalidArgumentError, NotOwnerError
 from chatml_lab.ipython import args as magic_args
 
 from .agent_fixtures import kill_runners, write_script
+from .conftest import git
 
 TEXT = [
     [{"type": "text", "text": "ok"}],
@@ -175,8 +177,6 @@ def test_a_user_sees_but_does_not_store_what_others_sessions_reconcile(
 ) -> None:
     session = alice.new_session(repo, name="moved")
     events = alice.store.last_seq([c.id for c in alice.store.conversations(session.id)])
-    import shutil
-
     shutil.rmtree(session.worktree)  # deleted by hand
     [row] = bob.rows()
     assert "worktree missing" in str(row["health"])  # bob is told ...
@@ -297,3 +297,16 @@ def test_the_dashboard_shows_others_sessions_read_only(alice: ChatML, bob: ChatM
         assert not any(getattr(theirs, c).disabled for c in locked)
     finally:
         board.close()
+
+
+def test_gc_leaves_others_sessions_and_repositories_alone(alice: ChatML, bob: ChatML, repo: Path) -> None:
+    session = alice.new_session(repo, name="gone")
+    shutil.rmtree(session.worktree)  # deleted by hand: gc would archive it ...
+    orphan = alice.workspaces_dir / "project" / "orphan"
+    git(repo, "worktree", "add", "-q", "-b", "chatml/orphan", str(orphan))
+    report = bob.gc(dry_run=False)  # ... but not bob's gc: neither the session nor the repository
+    assert report.missing_worktrees == [] and report.orphan_worktrees == [] and orphan.exists()
+    assert not alice.record(session.id).archived
+    report = alice.gc(dry_run=False)
+    assert report.missing_worktrees == ["gone"] and report.orphan_worktrees == [orphan]
+    assert alice.record(session.id).archived and not orphan.exists()
