@@ -142,3 +142,13 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
         return tmp_path / "chatml.db"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per engine: the ``ChatML()`` it makes opens SQLite in the data dir, then a
+    fresh PostgreSQL database (``CHATML_DATABASE_URL``). Use it before ``cm`` in the arguments, or
+    with ``@pytest.mark.usefixtures("engine")``."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("CHATML_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return str(request.param)

@@ -44,6 +44,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port of 127.0.0.1 where nothing listens (bound, not listening, for the block's time)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
+
+
 class TempCluster:
     """A PostgreSQL cluster in a temp dir on a free port of 127.0.0.1 (trust auth, no fsync)."""
 

@@ -41,9 +41,13 @@ class NoAgents:
         """No runner was ever started here."""
 
 
-@pytest.fixture
-def store(hermetic: Path) -> Iterator[Store]:
-    db = Store(Path(os.environ["CHATML_DATA_DIR"]) / "state" / "chatml.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(hermetic: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """The store on each engine: SQLite in the data dir, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        db = Store(Path(os.environ["CHATML_DATA_DIR"]) / "state" / "chatml.db")
+    else:
+        db = Store(request.getfixturevalue("postgres_url"))
     yield db
     db.close()
 
@@ -84,10 +88,17 @@ def test_create_session_takes_free_port_blocks_and_makes_the_task_conversation(
 def test_create_session_is_all_or_nothing(store: Store, tmp_path: Path) -> None:
     ws = _workspace(tmp_path)
     store.add_workspace(ws)
-    with sqlite3.connect(store.path) as db:  # the second of the two inserts fails
-        db.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON conversations BEGIN SELECT RAISE(ABORT, 'no'); END"
-        )
+    if store.engine == "sqlite":
+        with sqlite3.connect(store.path) as db:  # the second of the two inserts fails
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON conversations BEGIN SELECT RAISE(ABORT, 'no'); END"
+            )
+    else:
+        with store._transaction() as conn:
+            conn.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'no'; END $$"
+            )
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON conversations EXECUTE FUNCTION refuse()")
     with pytest.raises(StorageError, match="could not record session 'one'"):
         store.create_session(_record(ws, "one"), 41000, 10)
     assert store.sessions(include_archived=True) == []

@@ -1,6 +1,6 @@
 """Architecture rules of DESIGN §3 that a test can hold.
 
-Layers import downward (no exception), only ``storage/`` touches ``sqlite3``, and the core has no
+Layers import downward (no exception), only ``storage/`` touches ``sqlite3`` or ``psycopg``, and the core has no
 Jupyter.
 """
 
@@ -73,22 +73,42 @@ def test_layers_import_only_downward() -> None:
     assert violations == []
 
 
-def _imports_sqlite(module: Path) -> bool:
+#: The database drivers: only storage/ may import them (SQL lives there, DESIGN §3).
+DRIVERS = ("sqlite3", "psycopg", "psycopg_pool")
+
+
+def _imports_driver(module: Path) -> bool:
     for node in ast.walk(ast.parse(module.read_text())):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "sqlite3" for a in node.names):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in DRIVERS for a in node.names):
             return True
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("sqlite3"):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").split(".")[0] in DRIVERS
+        ):
             return True
     return False
 
 
-def test_only_storage_touches_sqlite() -> None:
+def test_only_storage_touches_a_database_driver() -> None:
     users = {
         str(module.relative_to(PACKAGE))
         for module in PACKAGE.rglob("*.py")
-        if _top(module) != "storage" and _imports_sqlite(module)
+        if _top(module) != "storage" and _imports_driver(module)
     }
-    assert users == set(), f"sqlite3 outside storage/: {sorted(users)}"
+    assert users == set(), f"sqlite3 or psycopg outside storage/: {sorted(users)}"
+
+
+def test_sqlite_users_never_import_psycopg() -> None:
+    """psycopg is loaded only when the database URL names PostgreSQL (a SQLite user never pays)."""
+    code = (
+        "import sys\n"
+        "from chatml_lab.core.manager import ChatML\n"
+        "cm = ChatML(); cm.sessions(); cm.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
 
 
 def test_core_cli_and_runner_import_no_jupyter() -> None:

@@ -57,6 +57,7 @@ def _serving_lines(cm: ChatML, conversation_id: str) -> int:
     return sum("serving" in line for line in log.read_text().splitlines()) if log.exists() else 0
 
 
+@pytest.mark.usefixtures("engine")
 def test_three_turn_conversation_edits_and_commits_in_the_worktree(
     agent_cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
@@ -97,6 +98,7 @@ def test_three_turn_conversation_edits_and_commits_in_the_worktree(
     assert row["agent_state"] == "idle"
 
 
+@pytest.mark.usefixtures("engine")
 def test_default_mode_waits_for_approval_deny_then_approve(
     agent_cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
@@ -132,6 +134,7 @@ def test_default_mode_waits_for_approval_deny_then_approve(
     assert responses == [False, True]
 
 
+@pytest.mark.usefixtures("engine")
 def test_sigkill_mid_turn_shows_crashed_then_resumes(agent_cm: ChatML, repo: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path / "slow.json", SLOW_TEXT, delay=0.05)
     session = agent_cm.new_session(repo, name="crashy", agent=f"scripted:{script}", permission_mode="bypass")
@@ -153,6 +156,7 @@ def test_sigkill_mid_turn_shows_crashed_then_resumes(agent_cm: ChatML, repo: Pat
     assert _serving_lines(agent_cm, conv.id) == 2
 
 
+@pytest.mark.usefixtures("engine")
 def test_two_clients_sending_at_once_start_one_runner(agent_cm: ChatML, repo: Path, tmp_path: Path) -> None:
     script = write_script(
         tmp_path / "two.json", [[{"type": "text", "text": "one"}], [{"type": "text", "text": "two"}]]
@@ -199,6 +203,7 @@ def test_runner_exits_when_idle_and_restarts_with_history(
     assert _serving_lines(agent_cm, conv.id) == 2
 
 
+@pytest.mark.usefixtures("engine")
 def test_interrupt_mid_stream_keeps_the_conversation_usable(
     agent_cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
@@ -215,6 +220,7 @@ def test_interrupt_mid_stream_keeps_the_conversation_usable(
     assert [e.data["text"] for e in session.events() if e.type is EventType.ASSISTANT_TEXT][-1] == "Resumed."
 
 
+@pytest.mark.usefixtures("engine")
 def test_stop_ends_the_runner(agent_cm: ChatML, repo: Path, tmp_path: Path) -> None:
     script = write_script(tmp_path / "stop.json", SLOW_TEXT, delay=0.05)
     session = agent_cm.new_session(repo, name="stopper", agent=f"scripted:{script}")

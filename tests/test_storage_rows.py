@@ -17,6 +17,7 @@ from chatml_lab.core.manager import ChatML
 from chatml_lab.errors import AgentError, AgentTimeoutError, ChatMLError, StorageError, WorkspaceExistsError
 from chatml_lab.models import AgentState, SessionRecord
 from chatml_lab.storage.database import statements
+from chatml_lab.storage.schema import MIGRATIONS
 from chatml_lab.storage.store import Store, new_id
 
 
@@ -41,15 +42,32 @@ def test_migrations_split_where_sqlite_says_a_statement_ends() -> None:
         statements("CREATE TABLE t (x TEXT); CREATE TABLE u (y TEXT)")
 
 
-def test_a_migrated_store_has_the_whole_schema(tmp_path: Path) -> None:
-    store = Store(tmp_path / "chatml.db")
+def test_a_migrated_store_has_the_whole_schema(store_target: Path | str) -> None:
+    store = Store(store_target)
     try:
-        tables = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if store.engine == "sqlite":
+            tables = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            columns = {r["name"] for r in store.query("PRAGMA table_info(conversations)")}
+        else:
+            tables = {
+                r[0] for r in store.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            }
+            columns = {
+                r["column_name"]
+                for r in store.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'conversations'"
+                )
+            }
+            assert store.scalar("SELECT version FROM chatml_schema") == len(MIGRATIONS)
         assert {"workspaces", "sessions", "conversations", "events", "inbox", "leases", "settings"} <= tables
-        columns = {r["name"] for r in store.query("PRAGMA table_info(conversations)")}
         assert "backend_state" in columns  # migration 2 ran after the many statements of 1
     finally:
         store.close()
+    again = Store(store_target)  # a second open finds the schema current and changes nothing
+    try:
+        assert again.workspaces() == []
+    finally:
+        again.close()
 
 
 def _record(workspace_id: str, root: Path, name: str) -> SessionRecord:
@@ -60,6 +78,7 @@ def _record(workspace_id: str, root: Path, name: str) -> SessionRecord:
     )  # fmt: skip
 
 
+@pytest.mark.usefixtures("engine")
 def test_create_session_takes_the_next_free_port_block_with_its_task_conversation(
     cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
@@ -78,6 +97,7 @@ def test_create_session_takes_the_next_free_port_block_with_its_task_conversatio
     assert len(cm.store.workspaces()) == 1
 
 
+@pytest.mark.usefixtures("engine")
 def test_lease_rows_claim_take_over_heartbeat_and_release(cm: ChatML, repo: Path) -> None:
     rec = cm.new_session(repo, name="leased").record
     conv = cm.store.conversations(rec.id)[0].id
@@ -94,6 +114,7 @@ def test_lease_rows_claim_take_over_heartbeat_and_release(cm: ChatML, repo: Path
     assert cm.store.lease(conv) is None
 
 
+@pytest.mark.usefixtures("engine")
 def test_mark_crashed_records_a_death_once_and_drops_only_the_dead_lease(cm: ChatML, repo: Path) -> None:
     rec = cm.new_session(repo, name="crashy").record
     conv = cm.store.conversations(rec.id)[0].id
@@ -108,6 +129,7 @@ def test_mark_crashed_records_a_death_once_and_drops_only_the_dead_lease(cm: Cha
     assert cm.store.conversations_in_state(AgentState.RUNNING, AgentState.WAITING) == []
 
 
+@pytest.mark.usefixtures("engine")
 def test_usage_adds_up_and_an_unknown_cost_makes_the_total_unknown(cm: ChatML, repo: Path) -> None:
     rec = cm.new_session(repo, name="costly").record
     cm.store.add_usage(rec.id, 100, 20, 0.25)

@@ -171,6 +171,7 @@ def test_a_damaged_store_is_one_line_for_reading_and_writing_commands(
         ChatML().sessions(include_archived=True)
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_session_deleted_by_another_process_during_sync_or_archive(
     cm: ChatML, repo: Path, tmp_path: Path
 ) -> None:
@@ -197,6 +198,7 @@ def test_a_session_deleted_by_another_process_during_sync_or_archive(
         cm.archive(victim.id)
 
 
+@pytest.mark.usefixtures("engine")
 def test_list_into_a_closed_pipe_is_quiet(cm: ChatML, repo: Path, tmp_path: Path) -> None:
     for n in range(3):
         cm.new_session(repo, name=f"s{n}")

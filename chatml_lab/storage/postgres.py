@@ -128,6 +128,17 @@ def _lost(exc: BaseException, conn: psycopg.Connection[Any] | None) -> bool:
     return state.startswith(_LOST_STATES) or conn is None or conn.broken or conn.closed
 
 
+def _fatal(exc: psycopg.Error) -> bool:
+    """A connection refused for good: a wrong password, user or database name (not worth retrying).
+
+    libpq reports these at connect time without a SQLSTATE, so the server's words are read too.
+    """
+    text = str(exc)
+    return (exc.sqlstate or "") in _FATAL_STATES or any(
+        words in text for words in ("does not exist", "authentication failed", "no pg_hba.conf entry")
+    )
+
+
 def translate(exc: psycopg.Error, location: str, doing: str) -> ChatMLError:
     """The :mod:`chatml_lab.errors` error for a PostgreSQL failure: one line, problem and fix."""
     state = exc.sqlstate or ""
@@ -288,7 +299,7 @@ class PostgresEngine:
             try:
                 conn = self._connect()
             except psycopg.OperationalError as exc:
-                if (exc.sqlstate or "") in _FATAL_STATES or "authentication failed" in str(exc):
+                if _fatal(exc):
                     raise StoreUnreachableError(
                         f"cannot open the session store {self.location} ({_first_line(exc)}):"
                         " fix CHATML_DATABASE_URL (user, password, database name)"
