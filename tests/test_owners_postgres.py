@@ -22,7 +22,7 @@ from chatml_lab.cli import main
 from chatml_lab.config import Config
 from chatml_lab.core.manager import ChatML
 from chatml_lab.core.owners import Owners
-from chatml_lab.errors import ConfigError, NotOwnerError
+from chatml_lab.errors import ConfigError, NotOwnerError, StorageError
 from chatml_lab.storage.rls import BY_CONVERSATION, BY_SESSION, add_person
 
 from .agent_fixtures import write_script
@@ -192,3 +192,19 @@ def test_cli_add_person(
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{person}"')
             conn.execute(f'DROP ROLE "{person}"')
+
+
+def test_only_the_administrator_upgrades_the_schema(people: People) -> None:
+    from chatml_lab.storage.schema import MIGRATIONS
+
+    people.manager(people.bob).close()  # the schema as migrated: a person opens it
+    MIGRATIONS.append("CREATE TABLE later_table (x TEXT);")  # a later chatml's next migration
+    try:
+        with pytest.raises(StorageError, match=r"no right to it .*upgrades the schema with their own URL"):
+            people.manager(people.bob)
+        ChatML(
+            data_dir=Path(os.environ["CHATML_DATA_DIR"]), config=Config(database_url=people.admin_url)
+        ).close()
+        people.manager(people.bob)  # upgraded by the administrator: the person opens it again
+    finally:
+        MIGRATIONS.pop()
