@@ -269,9 +269,9 @@ def test_owner_and_share_rows_on_both_engines(store_target: Path | str, tmp_path
         assert store.shares(stored.id) == ["bob", "carol"] and store.is_shared(stored.id, "bob")
         assert store.shared_with("bob") == {stored.id} and store.shared_with("dave") == set()
         assert store.remove_share(stored.id, "bob") and not store.remove_share(stored.id, "bob")
-        assert store.adopt_unowned("zed") == 0  # nothing unowned: nothing written
+        assert store.claim_ownerless("zed") == 0  # nothing unowned: nothing written
         store.execute("UPDATE sessions SET owner = ''")
-        assert store.adopt_unowned("zed") == 1 and store.session(stored.id).owner == "zed"  # type: ignore[union-attr]
+        assert store.claim_ownerless("zed") == 1 and store.session(stored.id).owner == "zed"  # type: ignore[union-attr]
         store.delete_session(stored.id)
         assert store.shares(stored.id) == []  # shares go with their session
         assert (store.database_role() is None) == (store.engine == "sqlite")

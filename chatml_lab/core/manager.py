@@ -128,7 +128,7 @@ class ChatML(ShipFacade):
         if self.store.read_only is not None:
             return
         try:
-            self.store.adopt_unowned(self.config.user)
+            self.store.claim_ownerless(self.config.user)
             self.agents.reconcile()
             self.operations.settle_all()
         except StoreUnwritableError as exc:

@@ -259,7 +259,7 @@ MIGRATIONS: list[str | Migration] = [
     """,
     # 8: owners (issue 13): who created each workspace and session, and whom a session is shared
     # with. Rows from before have no owner ('') until the first process that opens the store claims
-    # them for its user (Store.adopt_unowned). PostgreSQL also gets row-level security (storage/rls.py):
+    # them for its user (Store.claim_ownerless). PostgreSQL also gets row-level security (storage/rls.py):
     # the database itself refuses writes to a session by anyone but its owner and whom it is shared with.
     Migration(
         both="""

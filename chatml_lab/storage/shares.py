@@ -60,7 +60,7 @@ class ShareRows(Database):
             )
             return before is not None
 
-    def adopt_unowned(self, user: str) -> int:
+    def claim_ownerless(self, user: str) -> int:
         """Give ``user`` the workspaces and sessions that have no owner yet (rows from before
         migration 8); return how many. A read first: a store with none is not written.
         """
