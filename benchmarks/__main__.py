@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .harness import Figure, machine, render, write_json
 
-SUITES = ("drift", "create", "events", "agents", "notebook")
+SUITES = ("drift", "create", "events", "engines", "agents", "notebook")
 
 
 def _bytecode() -> None:

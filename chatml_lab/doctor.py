@@ -143,7 +143,7 @@ def check_database(manager: ChatML) -> Check:
     store = manager.store
     if store.read_only is not None:
         return Check("database", False, f"{store.location}: {store.read_only}")
-    return Check("database", True, store.location)
+    return Check("database", True, f"{store.location} ({store.engine}, schema {store.schema_version()})")
 
 
 def check_default_agent() -> Check:

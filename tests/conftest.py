@@ -33,8 +33,14 @@ def _stop_runner_hosts(under: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Point every home, data and config dir at a temp dir; no key, no network, a git identity."""
+def hermetic(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """Point every home, data and config dir at a temp dir; no key, no network, a git identity.
+
+    ``CHATML_TEST_ENGINE=postgresql`` runs every test on a fresh PostgreSQL database instead of
+    SQLite (a way to look for dialect gaps; tests that open SQLite files themselves then fail).
+    """
     root = tmp_path_factory.mktemp("env")
     for name in _ISOLATED:
         path = root / name.lower()
@@ -48,6 +54,8 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.invalid")
+    if os.environ.get("CHATML_TEST_ENGINE") == "postgresql":
+        monkeypatch.setenv("CHATML_DATABASE_URL", request.getfixturevalue("postgres_url"))
     yield root
     # Runners exit on their own when idle; a runner host the test started on demand is ended here,
     # and so is every agent process this test process started and still holds (reaped, not left).

@@ -55,8 +55,9 @@ def closed_port() -> Iterator[int]:
 class TempCluster:
     """A PostgreSQL cluster in a temp dir on a free port of 127.0.0.1 (trust auth, no fsync)."""
 
-    def __init__(self, binaries: Path) -> None:
+    def __init__(self, binaries: Path, fsync: bool = False) -> None:
         self.bin = binaries
+        self.fsync = fsync
         self.dir = Path(tempfile.mkdtemp(prefix="chatml-pg-"))
         self.port = _free_port()
         self.as_user: list[str] = []
@@ -131,8 +132,11 @@ def terminate_backends(admin_url: str, url: str) -> int:
 
 
 @contextlib.contextmanager
-def admin() -> Iterator[str | None]:
-    """An admin URL for the session: the environment's, or a temp cluster's (None: no PostgreSQL)."""
+def admin(fsync: bool = False) -> Iterator[str | None]:
+    """An admin URL for the session: the environment's, or a temp cluster's (None: no PostgreSQL).
+
+    A temp cluster runs without fsync unless ``fsync`` (tests need no durability; benchmarks do).
+    """
     given = os.environ.get("CHATML_TEST_POSTGRES_URL")
     if given:
         yield given
@@ -141,7 +145,7 @@ def admin() -> Iterator[str | None]:
     if binaries is None:
         yield None
         return
-    cluster = TempCluster(binaries)
+    cluster = TempCluster(binaries, fsync)
     try:
         cluster.start()
         deadline = time.monotonic() + 10

@@ -112,13 +112,17 @@ def events(draw: Any) -> tuple[int, EventType, dict[str, Any]]:
     return draw(st.integers(0, 2)), kind, data
 
 
-def _store_with_conversations() -> tuple[Store, list[str]]:
-    store = Store(Path(tempfile.mkdtemp()) / "chatml.db")
-    ws = Workspace(new_id()[:12], "w", Path("/nowhere"), "main", None, None, time.time())
+def _store_with_conversations(target: Path | str | None = None) -> tuple[Store, list[str]]:
+    """A store (a new SQLite file, or ``target``) with one session's three conversations; the
+    workspace is named afresh each time, so one PostgreSQL database serves many examples."""
+    store = Store(target or Path(tempfile.mkdtemp()) / "chatml.db")
+    ws = Workspace(
+        new_id()[:12], f"w-{new_id()[:8]}", Path("/nowhere") / new_id(), "main", None, None, time.time()
+    )
     store.add_workspace(ws)
     now = time.time()
     rec = SessionRecord(id=new_id(), workspace_id=ws.id, name="s", branch="chatml/s",
-                        worktree_path=Path("/nowhere/s"), base_ref="main", base_commit="0" * 40,
+                        worktree_path=ws.path / "s", base_ref="main", base_commit="0" * 40,
                         created_at=now, updated_at=now)  # fmt: skip
     rec, task = store.create_session(rec, 41000, 10)
     return store, [task, *(store.add_conversation(rec.id, ConversationKind.CHAT, f"c{i}") for i in range(2))]
@@ -129,7 +133,34 @@ def _store_with_conversations() -> tuple[Store, list[str]]:
 def test_the_event_log_keeps_order_and_data(
     appended: list[tuple[int, EventType, dict[str, Any]]], after_index: int, limit: int
 ) -> None:
-    store, conversations = _store_with_conversations()
+    _check_event_log(None, appended, after_index, limit)
+
+
+@pytest.fixture(scope="module")
+def postgres_db(postgres_admin: str) -> Any:
+    """One PostgreSQL database for every example of a property (each makes its own workspace)."""
+    from . import postgres
+
+    url = postgres.create_database(postgres_admin)
+    yield url
+    postgres.drop_database(postgres_admin, url)
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), max_size=25), st.integers(0, 30), st.integers(1, 10))
+def test_the_event_log_keeps_order_and_data_on_postgres(
+    postgres_db: str, appended: list[tuple[int, EventType, dict[str, Any]]], after_index: int, limit: int
+) -> None:
+    _check_event_log(postgres_db, appended, after_index, limit)
+
+
+def _check_event_log(
+    target: Path | str | None,
+    appended: list[tuple[int, EventType, dict[str, Any]]],
+    after_index: int,
+    limit: int,
+) -> None:
+    store, conversations = _store_with_conversations(target)
     try:
         seqs = [store.append_event(conversations[c], kind, data) for c, kind, data in appended]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # global and increasing

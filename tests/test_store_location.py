@@ -82,3 +82,15 @@ def test_the_notebook_setting_reaches_the_core(monkeypatch: pytest.MonkeyPatch, 
     # Unset in the notebook: the environment's URL, not None.
     assert NotebookConfig().core_config().database_url == url
     assert os.environ["CHATML_DATABASE_URL"] == url
+
+
+def test_doctor_and_settings_name_the_database(engine: str, cm: ChatML) -> None:
+    from chatml_lab.doctor import run_checks
+    from chatml_lab.storage.schema import MIGRATIONS
+
+    [check] = [c for c in run_checks(cm) if c.name == "database"]
+    assert check.ok and check.detail.startswith(cm.store.location)
+    assert f"({engine}, schema {len(MIGRATIONS)})" in check.detail
+    assert cm.settings()["database"] == cm.store.location
+    if engine == "postgresql":
+        assert cm.store.location == os.environ["CHATML_DATABASE_URL"]  # no password to mask here

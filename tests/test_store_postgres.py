@@ -241,3 +241,79 @@ def test_a_session_lives_on_postgres(on_postgres: str, repo: Path, tmp_path: Pat
         kill_runners(cm)
         cm.close()
     assert not (cm.data_dir / "state" / "chatml.db").exists()
+
+
+def test_an_approval_whose_input_holds_a_nul_is_stored_and_found(postgres_url: str, tmp_path: Path) -> None:
+    """The approval indexes decode only the ``id`` of an event's JSON: a NUL elsewhere in it (a
+    file written with binary content) is stored as on SQLite."""
+    store = Store(postgres_url)
+    try:
+        conv = _conversation(store, tmp_path)
+        data = {"id": "r1", "tool": "Write", "input": {"file_path": "b.bin", "content": "a\u0000b"}}
+        store.append_event(conv, EventType.APPROVAL_REQUEST, data)
+        assert [e.data for e in store.pending_approvals([conv])] == [data]
+        store.append_event(conv, EventType.APPROVAL_RESPONSE, {"id": "r1", "approved": False})
+        assert store.pending_approvals([conv]) == []
+    finally:
+        store.close()
+
+
+def test_a_role_without_create_rights_opens_a_current_store(
+    postgres_admin: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """Migrations run once, by whoever may; afterwards a role with row rights alone opens the
+    store (no lock, no DDL when the schema is current): one role per person works."""
+    Store(postgres_url).close()  # migrated by the admin
+    role = f"person_{new_id()[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+    url = postgres_url.replace("postgres@", f"{role}@", 1)
+    try:
+        store = Store(url)
+        try:
+            conv = _conversation(store, tmp_path)
+            store.append_event(conv, EventType.USER_MESSAGE, {"text": "as a person"})
+            assert [e.data["text"] for e in store.events([conv])] == ["as a person"]
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+        with psycopg.connect(postgres_admin, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_dropping_the_connection_mid_turn_loses_no_event(
+    postgres_admin: str, on_postgres: str, repo: Path, tmp_path: Path
+) -> None:
+    """A runner process streams a scripted answer; every server connection of the database is
+    killed three times mid-turn. The turn ends, and its deltas add up to its text, each once."""
+    words = " ".join(f"word{i}" for i in range(120))
+    script = write_script(tmp_path / "slow.json", [[{"type": "text", "text": words}]], delay=0.02)
+    cm = ChatML(config=Config(runner_idle_timeout=5.0, lease_stale_after=10.0))
+    try:
+        session = cm.new_session(repo, name="drops", agent=f"scripted:{script}", permission_mode="bypass")
+        session.send("talk")
+        conv = cm.agents.conversation(session.id).id
+        killed = 0
+        deadline = time.monotonic() + 60
+        while killed < 3 and time.monotonic() < deadline:
+            streamed = [e for e in cm.store.events([conv]) if e.type is EventType.ASSISTANT_DELTA]
+            if len(streamed) > 3 + killed * 4:
+                killed += postgres.terminate_backends(postgres_admin, on_postgres) > 0
+            time.sleep(0.01)
+        assert session.wait(timeout=60) == "idle"
+        events = session.events()
+        assert killed == 3 and "result" in types(events)
+        text = next(e for e in events if e.type is EventType.ASSISTANT_TEXT).data["text"]
+        deltas = [e.data["text"] for e in events if e.type is EventType.ASSISTANT_DELTA]
+        assert text == words and "".join(deltas) == words
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(set(seqs))
+    finally:
+        kill_runners(cm)
+        cm.close()

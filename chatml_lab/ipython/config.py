@@ -78,6 +78,9 @@ class ChatML(Configurable):  # type: ignore[misc]
         help="The session store: postgresql://user@host/db or sqlite:////abs/path.db"
         " (default: $CHATML_DATABASE_URL, else SQLite in the data dir).",
     ).tag(config=True)
+    database_retry_for = Float(
+        _DEFAULTS.database_retry_for, help="Seconds a lost PostgreSQL connection is retried before an error."
+    ).tag(config=True)
 
     def core_config(self) -> Config:
         """The plain dataclass the core runs with: every :class:`Config` field that is a trait here.

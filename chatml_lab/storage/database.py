@@ -167,6 +167,12 @@ class Database:
         """
         return self._engine.execute(sql, params)
 
+    def schema_version(self) -> int:
+        """How many of the numbered migrations the database has had."""
+        if self.engine == "sqlite":
+            return int(self.scalar("PRAGMA user_version") or 0)
+        return int(self.scalar("SELECT version FROM chatml_schema") or 0)
+
     def notify(self, channel: str, payload: str = "") -> None:
         """Wake the listeners of ``channel`` (PostgreSQL ``NOTIFY``; nothing on SQLite, whose
         listeners poll). Sent at once, outside any transaction.

@@ -2,7 +2,8 @@
 
 Statements keep ``?`` placeholders (psycopg's are ``%s``, so a literal ``%`` doubles), and the few
 SQLite forms the store uses have a PostgreSQL spelling: ``json_extract(c, '$.k')`` is
-``(c::jsonb ->> 'k')``, ``INDEXED BY`` is a planner hint PostgreSQL does without, ``INSERT OR
+``(c::json ->> 'k')`` (with any ``\u0000`` escape made ``\ufffd`` first: PostgreSQL's text cannot
+hold a NUL, and an approval's input may), ``INDEXED BY`` is a planner hint PostgreSQL does without, ``INSERT OR
 IGNORE`` is ``ON CONFLICT DO NOTHING``, and an insert into a table with an ``AUTOINCREMENT`` key
 returns the new key (``RETURNING``: PostgreSQL has no ``lastrowid``). Migrations also change the
 column types whose meaning differs: SQLite's ``INTEGER`` is 64-bit and ``REAL`` a double.
@@ -19,6 +20,8 @@ from ..errors import StorageError
 #: A string literal (``''`` escapes a quote inside one).
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _JSON_EXTRACT = re.compile(r"json_extract\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", re.IGNORECASE)
+#: ``json_extract(c, '$.k')`` in PostgreSQL: the same text in the index and the queries that use it.
+_JSON_PG = r"(replace(\1, '\\u0000', '\\ufffd')::json ->> '\2')"
 _INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
 _OR_REPLACE = re.compile(r"^\s*(INSERT\s+OR\s+REPLACE|REPLACE)\s+INTO\b", re.IGNORECASE)
@@ -65,7 +68,7 @@ def to_postgres(sql: str) -> str:
             "INSERT OR REPLACE is SQLite's alone: write INSERT ... ON CONFLICT (key) DO UPDATE SET ..."
         )
     sql = sql.replace("%", "%%")
-    sql = _JSON_EXTRACT.sub(r"(\1::jsonb ->> '\2')", sql)
+    sql = _JSON_EXTRACT.sub(_JSON_PG, sql)
     sql = _INDEXED_BY.sub("", sql)
     if _OR_IGNORE.match(sql):
         sql = _OR_IGNORE.sub("INSERT INTO", sql).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
@@ -83,7 +86,7 @@ def ddl_to_postgres(sql: str) -> str:
     )
     sql = _outside_literals(sql, re.compile(r"\bINTEGER\b", re.IGNORECASE), "BIGINT")
     sql = _outside_literals(sql, re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION")
-    return _JSON_EXTRACT.sub(r"(\1::jsonb ->> '\2')", sql)
+    return _JSON_EXTRACT.sub(_JSON_PG, sql)
 
 
 def identity_columns(migrations: list[str]) -> dict[str, str]:

@@ -51,6 +51,14 @@ def open_store(config: Config, data_dir: Path) -> Store:
     Every place of the package that needs the store opens it here, so that the runner, the
     runner host, the CLI, the magics and the server all reach the same database.
     """
+    import contextlib
+
     from .store import Store
 
-    return Store(store_target(config.database_url, data_dir), retry_for=config.database_retry_for)
+    target = store_target(config.database_url, data_dir)
+    if not isinstance(target, Path):
+        # Logs and the runner host's socket live in the data dir whichever engine holds the rows;
+        # a SQLite store makes it when it makes its file, and says so when it cannot.
+        with contextlib.suppress(OSError):
+            data_dir.mkdir(parents=True, exist_ok=True)
+    return Store(target, retry_for=config.database_retry_for)

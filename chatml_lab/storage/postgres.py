@@ -220,6 +220,20 @@ class PgConnection:
         return PgCursor(cursor)
 
 
+@lru_cache(maxsize=1024)
+def _write_plan(
+    sql: str, identities: tuple[tuple[str, str], ...]
+) -> tuple[str, str | None, tuple[str, list[str]] | None, bool]:
+    """How :meth:`PostgresEngine.execute` runs ``sql``: its PostgreSQL text (with ``RETURNING``
+    the new key, if any), that key column, the insert's table and columns when every value is a
+    placeholder (a retry can look the row up), and whether it is an insert at all.
+    """
+    key = _returning(sql, dict(identities))
+    text = to_postgres(sql) + (f" RETURNING {key}" if key is not None else "")
+    plain = plain_insert(sql) if key is not None else None
+    return text, key, plain, inserted_table(sql) is not None
+
+
 def _returning(sql: str, identities: dict[str, str]) -> str | None:
     table = inserted_table(sql)
     if table is None or table not in identities or "returning" in sql.lower():
@@ -239,6 +253,7 @@ class PostgresEngine:
         #: PostgreSQL stores are never opened read-only.
         self.read_only: str | None = None
         self._identities = identity_columns([migration_text(m, self.name)[0] for m in MIGRATIONS])
+        self._identity_items = tuple(sorted(self._identities.items()))
         self._closed = threading.Event()
         self._migrate()
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -307,6 +322,8 @@ class PostgresEngine:
                 last = exc
                 continue
             try:
+                if _schema_version(conn) >= len(MIGRATIONS):
+                    return  # current: no lock, and nothing a role without CREATE rights may not do
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
                     # A person's role may not create tables (only read the version): ask first.
@@ -411,12 +428,8 @@ class PostgresEngine:
         """Run one write statement on its own; return the new key of an ``AUTOINCREMENT`` insert
         (else 0). Retried when its connection is lost, without writing a row twice (module doc).
         """
-        key = _returning(sql, self._identities)
-        text, values = to_postgres(sql), tuple(params)
-        if key is not None:
-            text += f" RETURNING {key}"
-        plain = plain_insert(sql) if key is not None else None
-        is_insert = inserted_table(sql) is not None
+        text, key, plain, is_insert = _write_plan(sql, self._identity_items)
+        values = tuple(params)
 
         def work(conn: psycopg.Connection[Any], attempt: int) -> int:
             if attempt and plain is not None and key is not None:
@@ -453,6 +466,15 @@ class PostgresEngine:
         if not self._closed.is_set():
             self._closed.set()
             self._pool.close(timeout=5)
+
+
+def _schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The version ``chatml_schema`` records (0 before the first migration)."""
+    try:
+        row = conn.execute("SELECT version FROM chatml_schema").fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row else 0
 
 
 def _find_inserted(

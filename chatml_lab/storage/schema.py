@@ -3,7 +3,7 @@
 
 An entry is SQLite-dialect SQL that both engines run (PostgreSQL's text is translated by
 :mod:`.dialect`: ``INTEGER`` → ``BIGINT``, ``REAL`` → ``DOUBLE PRECISION``, ``AUTOINCREMENT`` →
-an identity, ``json_extract(c, '$.k')`` → ``(c::jsonb ->> 'k')``), or a :class:`Migration` that adds
+an identity, ``json_extract(c, '$.k')`` → ``(c::json ->> 'k')``), or a :class:`Migration` that adds
 statements for one engine only (row-level security policies are PostgreSQL's alone). Write the
 shared part in portable SQL: TEXT, INTEGER, REAL, ``ON CONFLICT``, partial and expression indexes.
 
