@@ -326,9 +326,7 @@ class PostgresEngine:
                     return  # current: no lock, and nothing a role without CREATE rights may not do
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-                    # A person's role may not create tables (only read the version): ask first.
-                    if conn.execute("SELECT to_regclass('chatml_schema')").fetchone() == (None,):
-                        conn.execute("CREATE TABLE chatml_schema (version INTEGER NOT NULL)")
+                    conn.execute("CREATE TABLE IF NOT EXISTS chatml_schema (version INTEGER NOT NULL)")
                     row = conn.execute("SELECT version FROM chatml_schema").fetchone()
                     if row is None:
                         conn.execute("INSERT INTO chatml_schema (version) VALUES (0)")
