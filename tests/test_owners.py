@@ -310,3 +310,34 @@ def test_gc_leaves_others_sessions_and_repositories_alone(alice: ChatML, bob: Ch
     report = alice.gc(dry_run=False)
     assert report.missing_worktrees == ["gone"] and report.orphan_worktrees == [orphan]
     assert alice.record(session.id).archived and not orphan.exists()
+
+
+def test_magic_share(
+    alice: ChatML, repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.testing import globalipapp
+
+    from chatml_lab.ipython.magics import ChatMLMagics
+
+    alice.new_session(repo, name="feat")
+    monkeypatch.setenv("CHATML_USER", "bob")
+    shell = globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "chatml_lab")
+    magics = shell.magics_manager.registry["ChatMLMagics"]
+    assert isinstance(magics, ChatMLMagics)
+    magics.settings.data_dir = os.environ["CHATML_DATA_DIR"]
+    try:
+        capsys.readouterr()
+        shell.run_line_magic("chatml", "set feat --priority high")
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "belongs to alice" in err and "`chatml share feat bob`" in err
+        shell.run_line_magic("chatml", "share feat bob")  # bob is not its owner
+        assert "only alice" in capsys.readouterr().err
+        alice.session("feat").share("bob")
+        shell.run_line_magic("chatml", "share feat")
+        assert capsys.readouterr().out == "feat: owned by alice; shared with bob\n"
+        shell.run_line_magic("chatml", "set feat --priority high")
+        assert alice.session("feat").priority.value == "high"
+    finally:
+        magics.close()
+        magics.settings.data_dir = None
