@@ -77,6 +77,8 @@ def test_what_a_user_creates_is_theirs_and_listed_with_its_owner(
     assert (ws.owner, session.owner, session.record.owner) == ("alice", "alice", "alice")
     other = bob.new_session(repo, name="other")  # in alice's workspace: the session is bob's
     assert other.owner == "bob"
+    with pytest.raises(NotOwnerError, match="holds sessions of bob"):
+        alice.remove_workspace(ws.name, force=True)  # would take bob's session rows with it
     assert {(r["name"], r["owner"]) for r in bob.rows()} == {("feat", "alice"), ("other", "bob")}
     assert list(alice.table()["owner"]) == ["bob", "alice"] or list(alice.table()["owner"]) == [
         "alice",

@@ -16,6 +16,7 @@ from ..errors import (
     AmbiguousSessionError,
     ConfigError,
     GitError,
+    NotOwnerError,
     OperationInProgressError,
     RowGoneError,
     SessionArchivedError,
@@ -201,7 +202,14 @@ class ChatML(ShipFacade):
 
     def remove_workspace(self, key: str | Path, force: bool = False) -> None:
         """Forget a workspace. Its repository, worktrees and branches stay on disk."""
-        self.owners.check_workspace(self.workspace(key), "remove it")
+        ws = self.workspace(key)
+        self.owners.check_workspace(ws, "remove it")
+        others = sorted({rec.owner for rec in self.store.sessions(True, ws.id)} - {self.config.user, ""})
+        if others:  # forgetting the workspace would delete their session rows with it
+            raise NotOwnerError(
+                f"workspace {ws.name!r} holds sessions of {', '.join(others)}: they delete or archive"
+                " theirs before it can be removed"
+            )
         self._workspaces.remove(key, force=force)
 
     # -- sessions: create -----------------------------------------------------------------------
