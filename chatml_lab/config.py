@@ -20,14 +20,23 @@ APP_NAME = "ChatML"
 DEFAULT_BRANCH_PREFIX = "chatml"
 
 
-def _env_float(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
+def default_user() -> str:
+    """Who acts: ``$CHATML_USER``, else JupyterHub's ``$JUPYTERHUB_USER``, else the OS user.
+
+    Sessions and workspaces a user creates are theirs; others' are read-only (see
+    :mod:`chatml_lab.core.owners`). On PostgreSQL the database role of ``CHATML_DATABASE_URL`` must be
+    this name: row-level security checks the role, not this setting.
+    """
+    for name in ("CHATML_USER", "JUPYTERHUB_USER"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    import getpass  # here: only when neither variable is set
+
     try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not a number of seconds: fix or unset it") from None
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (some containers)
+        return f"uid{os.getuid()}"
 
 
 def default_data_dir() -> Path:
@@ -116,6 +125,8 @@ class Config:
     runner_host: bool = field(default_factory=lambda: os.environ.get("CHATML_RUNNER_HOST", "1") != "0")
     #: Seconds the runner host stays up with no runner left (None: :attr:`runner_idle_timeout`).
     host_idle_timeout: float | None = None
+    #: Who acts (:func:`default_user`): the owner of what this process creates.
+    user: str = field(default_factory=default_user)
 
     #: Where the session store lives: ``postgresql://user:pw@host/db`` (PostgreSQL through psycopg's
     #: pool) or ``sqlite:////abs/path.db``; None: SQLite at ``<data_dir>/state/chatml.db``.
@@ -128,12 +139,12 @@ class Config:
     #: live here carry it. ``$CHATML_MACHINE``, else the host name.
     machine: str = field(default_factory=lambda: os.environ.get("CHATML_MACHINE") or socket.gethostname())
     #: Seconds between two heartbeats of this machine's runner host ...
-    machine_heartbeat: float = field(default_factory=lambda: _env_float("CHATML_MACHINE_HEARTBEAT", 2.0))
+    machine_heartbeat: float = field(default_factory=lambda: _seconds("CHATML_MACHINE_HEARTBEAT", 2.0))
     #: ... and seconds without one after which other machines show its sessions ``unreachable``.
-    machine_stale_after: float = field(default_factory=lambda: _env_float("CHATML_MACHINE_STALE_AFTER", 6.0))
+    machine_stale_after: float = field(default_factory=lambda: _seconds("CHATML_MACHINE_STALE_AFTER", 6.0))
     #: Seconds between two looks at the inbox and the requests by a runner host on SQLite (PostgreSQL
     #: wakes it with NOTIFY instead; this is then only its fallback).
-    host_poll_interval: float = field(default_factory=lambda: _env_float("CHATML_HOST_POLL", 0.5))
+    host_poll_interval: float = field(default_factory=lambda: _seconds("CHATML_HOST_POLL", 0.5))
     #: Seconds a git operation asked of another machine may take before the asker gives up waiting.
     remote_timeout: float = 300.0
 
@@ -142,6 +153,8 @@ class Config:
             raise ConfigError("machine must not be empty: set CHATML_MACHINE to this machine's name")
         if self.sandbox_network not in ("on", "off"):
             raise ConfigError(f"sandbox_network must be 'on' or 'off', not {self.sandbox_network!r}")
+        if not self.user or self.user != self.user.strip() or any(c in self.user for c in "\0\n\t"):
+            raise ConfigError(f"user {self.user!r} is not a usable name: set CHATML_USER to a plain name")
         if self.database_url is not None:
             check_database_url(self.database_url)
 

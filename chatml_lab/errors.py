@@ -40,7 +40,8 @@ magics') ``--agent scripted``.
     │   ├── SessionNotArchivedError
     │   ├── WorktreeMissingError
     │   ├── WorkWouldBeLostError
-    │   └── OperationInProgressError   another process is part-way through changing the session
+    │   ├── OperationInProgressError   another process is part-way through changing the session
+    │   └── NotOwnerError              someone else's session: read-only unless its owner shares it
     ├── GitHubError                    pull-request features: the GitHub API and its access
     │   ├── GitHubUnavailableError     no token, no GitHub repository for the workspace
     │   ├── GitHubBackoffError         rate limited or GitHub failing: ``until`` says when to retry
@@ -279,6 +280,12 @@ class WorkWouldBeLostError(SessionError):
 
 class OperationInProgressError(SessionError):
     """Another live process is part-way through an operation on the session (archive, delete, ...)."""
+
+
+class NotOwnerError(SessionError):
+    """The session belongs to someone else and is not shared with the acting user: read-only."""
+
+    status = 403
 
 
 class GitHubError(ChatMLError):

@@ -138,6 +138,8 @@ class Workspace:
     last_fetch_at: float | None = None
     #: The machine holding the repository (issue 13; None: not known yet).
     machine: str | None = None
+    #: Who registered it (see :mod:`chatml_lab.core.owners`).
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,8 @@ class SessionRecord:
     agent_options: dict[str, Any] = field(default_factory=dict)
     #: The machine holding the worktree (issue 13; None: not known yet).
     machine: str | None = None
+    #: Who created it: the only one who may change it, with the people it is shared with.
+    owner: str = ""
 
 
 class SessionChanges(TypedDict, total=False):

@@ -86,7 +86,7 @@ def test_new_list_show_set(cli: Cli, repo: Path, monkeypatch: pytest.MonkeyPatch
 
     table = cli("list").splitlines()
     assert table[0].split() == [
-        "name", "workspace", "machine", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
+        "name", "workspace", "machine", "owner", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
         "agent_state", "cost_usd", "updated_at",
     ]  # fmt: skip
     assert table[1].startswith("fix-login-bug ")  # high priority sorts first

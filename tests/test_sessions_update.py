@@ -13,7 +13,7 @@ from chatml_lab.models import Priority, TaskStatus
 from .conftest import commit_file, git
 
 TABLE_COLUMNS = [
-    "name", "workspace", "machine", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
+    "name", "workspace", "machine", "owner", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
     "agent_state", "cost_usd", "updated_at",
 ]  # fmt: skip
 

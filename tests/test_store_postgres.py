@@ -25,13 +25,16 @@ from . import postgres
 from .agent_fixtures import kill_runners, types, write_script
 
 
-def _conversation(store: Store, root: Path) -> str:
-    ws = Workspace(new_id()[:12], f"w-{new_id()[:6]}", root / new_id()[:6], "main", None, None, time.time())
+def _conversation(store: Store, root: Path, owner: str = "") -> str:
+    """A workspace, a session and its task conversation, owned by ``owner`` (a person's role may
+    insert only rows it owns: storage/rls.py)."""
+    ws = Workspace(new_id()[:12], f"w-{new_id()[:6]}", root / new_id()[:6], "main", None, None, time.time(),
+                   owner=owner)  # fmt: skip
     store.add_workspace(ws)
     now = time.time()
     rec = SessionRecord(id=new_id(), workspace_id=ws.id, name="s", branch="chatml/s",
                         worktree_path=ws.path / "s", base_ref="main", base_commit="0" * 40,
-                        created_at=now, updated_at=now)  # fmt: skip
+                        created_at=now, updated_at=now, owner=owner)  # fmt: skip
     _rec, task = store.create_session(rec, 41000, 10)
     return task
 
@@ -274,7 +277,7 @@ def test_a_role_without_create_rights_opens_a_current_store(
     try:
         store = Store(url)
         try:
-            conv = _conversation(store, tmp_path)
+            conv = _conversation(store, tmp_path, owner=role)
             store.append_event(conv, EventType.USER_MESSAGE, {"text": "as a person"})
             assert [e.data["text"] for e in store.events([conv])] == ["as a person"]
         finally:

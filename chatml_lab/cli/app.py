@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("housekeeping", "find (and clean) orphan worktrees and stale snapshot refs"),
     "du": ("housekeeping", "disk use per session"),
     "settings": ("settings", "show or change settings"),
-    "db": ("db", "the database in use; copy its sessions into another (SQLite to PostgreSQL)"),
+    "db": ("db", "the database in use; copy its sessions into another; add-person NAME: a PostgreSQL role"),
     "demo": ("demo", "three scripted agents edit a sample repository in parallel (no key)"),
     "doctor": ("doctor", "what is installed and configured"),
     "send": ("agents", "send a message to a session's agent"),
@@ -58,6 +58,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("review", "write a report notebook (data embedded) and its offline HTML"),
     "host": ("machines", "serve this machine's sessions to every machine sharing the store (foreground)"),
     "machines": ("machines", "the machines sharing the store, reachable or not"),
+    "share": ("owners", "let a person change a session you own (without PERSON: who may)"),
+    "unshare": ("owners", "make a session read-only for a person again"),
 }
 
 

@@ -60,6 +60,7 @@ def cmd_show(cm: ChatML, args: argparse.Namespace) -> int:
         "disk": "on its machine" if cm.elsewhere(rec.id) else human_bytes(cm.disk_usage(rec.id)),
         "machine": rec.machine or cm.config.machine, "health": rec.health,
     }  # fmt: skip
+    info["owner"] = rec.owner + "".join(f", shared with {p}" for p in cm.owners.shares(rec.id))
     width = max(len(k) for k in info)
     for key, value in info.items():
         print(f"{key.ljust(width)}  {value}")

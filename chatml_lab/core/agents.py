@@ -175,6 +175,8 @@ class AgentControl:
         return lease.is_live(current, config.lease_stale_after, here=config.machine)
 
     def _mark_crashed(self, conversation_id: str, dead: lease.Lease | None) -> None:
+        if not self._may_write(conversation_id):  # someone else's: shown crashed, stored by its owner
+            return
         try:
             changed = self.store.mark_crashed(
                 conversation_id, dead.token if dead is not None else None, only_from=WORKING
@@ -191,6 +193,11 @@ class AgentControl:
             self.store.append_event(
                 conversation_id, EventType.STATE, {"agent_state": AgentState.CRASHED.value}
             )
+
+    def _may_write(self, conversation_id: str) -> bool:
+        conv = self.store.conversation(conversation_id)
+        rec = self.store.session(conv.session_id) if conv is not None else None
+        return rec is None or self.manager.owners.may_write(rec)
 
     def _reap(self) -> None:
         """Collect finished runners; one that exited still holding its claim failed to start."""
@@ -328,6 +335,7 @@ class AgentControl:
         self.ensure_runner(conv.id)
 
     def _control(self, session_id: str, kind: str, data: dict[str, object] | None = None) -> None:
+        self.manager.owners.check(session_id)
         there = self._machine_of(session_id)
         if there is not None:
             self.manager.machines.check(
@@ -355,6 +363,7 @@ class AgentControl:
         self, session_id: str, request_id: str | None, approved: bool, reason: str | None = None
     ) -> str:
         """Approve or deny a pending request (the only one when ``request_id`` is None)."""
+        self.manager.owners.check(session_id)
         pending = self.pending_approvals(session_id)
         if request_id is not None:
             pending = [e for e in pending if e.data["id"] == request_id]

@@ -61,6 +61,7 @@ class Collector:
         them unless ``dry_run``.
         """
         report = GcReport(dry_run=dry_run)
+        owners = self.records.owners  # others' sessions and workspaces are theirs to clean
         for outcome in self.operations.settle_all():
             report.notes.append(outcome.message)
         pending = self.store.open_operations()
@@ -83,10 +84,15 @@ class Collector:
                 report.actions.append(f"skipped workspace {ws.name}: {exc}")
                 continue
             records = [rec for rec in known.values() if rec.workspace_id == ws.id]
-            self._worktrees(report, repo, ws, records, planned)
-            self._missing(report, repo, [rec for rec in records if rec.id not in busy])
-            self._branches(report, repo, ws, records, planned)
-            self._snapshots(report, repo, ws, known, planned, redundant)
+            mine = records if owners is None else owners.writable(records)
+            # The repository's leftovers are its owner's to collect, others' sessions theirs.
+            own_repo = owners is None or ws.owner in (owners.user, "")
+            if own_repo:
+                self._worktrees(report, repo, ws, records, planned)
+            self._missing(report, repo, [rec for rec in mine if rec.id not in busy])
+            if own_repo:
+                self._branches(report, repo, ws, records, planned)
+                self._snapshots(report, repo, ws, known, planned, redundant)
         return report
 
     def _worktrees(

@@ -193,7 +193,7 @@ class Creator:
             base_ref=plan.base_ref, base_commit=plan.start, created_at=now, updated_at=now,
             priority=plan.priority, agent_backend=plan.agent, model=request.model,
             permission_mode=plan.mode, pr_number=request.from_pr, auto_named=wanted is not None,
-            agent_options=plan.agent_options,
+            agent_options=plan.agent_options, owner=self.config.user,
         )  # fmt: skip
         op = self.operations.begin(
             "create", rec.id, ws.id, name, {"path": str(path), "branch": branch, "start": plan.start}

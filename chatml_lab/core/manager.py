@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config, default_data_dir
 from ..errors import (
     AmbiguousSessionError,
+    ConfigError,
     GitError,
+    NotOwnerError,
     OperationInProgressError,
     RowGoneError,
     SessionArchivedError,
@@ -40,6 +42,7 @@ from .collector import Collector
 from .creator import Creator, NewSession
 from .machines import Machines, register
 from .operations import Operations
+from .owners import Owners
 from .records import Records
 from .remote import Remote, on_its_machine
 from .renamer import Renamer
@@ -84,15 +87,18 @@ class ChatML(ShipFacade):
         register(self.store, self.config)  # before any write: rows carry this machine's name
         self.machines = Machines(self.store, self.config)
         self.remote = Remote(self)
+        #: Who may change which session (:attr:`Config.user` acts); sharing.
+        self.owners = Owners(self.store, self.config.user)
+        self._check_role()
         from .agents import AgentControl
 
         self.agents = AgentControl(self)
         report = self._report  # collaborators keep this, so a UI may swap ``progress`` at any time
         self._settings = Settings(self.store, self.data_dir)
         self._workspaces = Workspaces(self.store, self.config, report)
-        self.records = Records(self.store, self._workspaces, self.agents)
+        self.records = Records(self.store, self._workspaces, self.agents, self.owners)
         scripts = ScriptRunner(self.store, self.config.script_timeout, report)
-        self.operations = Operations(self.store, self._workspaces, report)
+        self.operations = Operations(self.store, self._workspaces, report, self.owners)
         self.creator = Creator(
             self.store, self.config, self._settings, self._workspaces, scripts, self.operations, report
         )
@@ -105,6 +111,21 @@ class ChatML(ShipFacade):
         )
         self._start_up()
 
+    def _check_role(self) -> None:
+        """On PostgreSQL the database checks owners by role (storage/rls.py): the user this process
+        acts as must be the role it connects as, or every write would be refused one by one.
+        """
+        found = self.store.database_role()
+        if found is None or found[1] or found[0] == self.config.user:
+            return
+        role, user = found[0], self.config.user
+        self.store.close()
+        raise ConfigError(
+            f"you act as {user!r} but the database {self.store.location} is reached as role {role!r},"
+            f" and only a role's own sessions are writable to it: set CHATML_USER={role}, or connect as"
+            f" {user} (an administrator creates that role with `chatml db add-person {user}`)"
+        )
+
     def _start_up(self) -> None:
         """Make stored state true before anything reads it: runners that died are shown as crashed,
         and operations a killed process left half-done are finished or undone (DESIGN §7). On a
@@ -113,6 +134,7 @@ class ChatML(ShipFacade):
         if self.store.read_only is not None:
             return
         try:
+            self.store.claim_ownerless(self.config.user)
             self.agents.reconcile()
             self.operations.settle_all()
         except StoreUnwritableError as exc:
@@ -177,6 +199,7 @@ class ChatML(ShipFacade):
         are re-linked with ``git worktree repair``); ``github_repo="owner/name"`` names its GitHub
         repository (``""`` clears it: back to the remote URL).
         """
+        self.owners.check_workspace(self.workspace(key), "change it")
         ws = self.workspace(key) if path is None else self._workspaces.set_path(key, path)
         if github_repo is not None:
             self.shipping.access.set_repo(ws, github_repo)
@@ -184,6 +207,14 @@ class ChatML(ShipFacade):
 
     def remove_workspace(self, key: str | Path, force: bool = False) -> None:
         """Forget a workspace. Its repository, worktrees and branches stay on disk."""
+        ws = self.workspace(key)
+        self.owners.check_workspace(ws, "remove it")
+        others = sorted({rec.owner for rec in self.store.sessions(True, ws.id)} - {self.config.user, ""})
+        if others:  # forgetting the workspace would delete their session rows with it
+            raise NotOwnerError(
+                f"workspace {ws.name!r} holds sessions of {', '.join(others)}: they delete or archive"
+                " theirs before it can be removed"
+            )
         self._workspaces.remove(key, force=force)
 
     # -- sessions: create -----------------------------------------------------------------------
@@ -379,10 +410,11 @@ class ChatML(ShipFacade):
         The fetch is throttled when ``background``. The counts run in-process
         (:meth:`GitRepo.drift`) and land in one transaction, so a hundred sessions cost one fetch and
         no git process per session. A session that cannot be counted (its repository or worktree is
-        missing, another process is part-way through changing it) is reported and skipped.
+        missing, another process is part-way through changing it) is reported and skipped; others'
+        sessions are their owners' to sync.
         """
         live: dict[str, list[SessionRecord]] = {}
-        for rec in self.records.reconciled(include_archived=False):
+        for rec in self.owners.writable(self.records.reconciled(include_archived=False)):
             if self.machines.elsewhere(rec.machine):
                 continue  # its machine counts its drift
             try:
@@ -464,13 +496,15 @@ class ChatML(ShipFacade):
         """The table's rows as plain dicts (what ``--json`` prints), already sorted.
 
         A constant number of queries whatever the number of sessions: workspaces, open operations,
-        sessions, every task conversation's state with its lease, and the PR states (git is read
-        from the worktrees' files).
+        sessions, every task conversation's state with its lease, the PR states, and the sessions
+        shared with this user when others' are listed (git is read from the worktrees' files).
+        ``writable`` says whether this user may change the session (its owner, or shared with them).
         """
         workspaces = self.workspaces()
         names = {ws.id: ws.name for ws in workspaces}
         records = self.records.reconciled(include_archived, workspaces)
         states = self.agents.session_states([rec.id for rec in records], {r.id: r.machine for r in records})
+        writable = {rec.id for rec in self.owners.writable(records)}  # one query, when others' are shown
         rows: list[dict[str, Any]] = []
         for rec in records:
             rows.append({
@@ -481,6 +515,7 @@ class ChatML(ShipFacade):
                 "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
                 "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
                 "pr_number": rec.pr_number, "pr_url": rec.pr_url, "machine": rec.machine or self.config.machine,
+                "owner": rec.owner, "writable": rec.id in writable,
             })  # fmt: skip
         prs = self.store.pr_states([str(r["id"]) for r in rows])
         for row in rows:

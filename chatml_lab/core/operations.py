@@ -31,6 +31,7 @@ from ..gitops.repo import GitRepo
 from ..models import SessionChanges
 from ..storage.operations import Operation
 from ..storage.store import Store
+from .owners import Owners
 from .workspaces import Workspaces
 
 #: Finishes or undoes an unfinished operation (called under the repository's lock).
@@ -110,8 +111,16 @@ def describe(op: Operation, here: str | None = None) -> str:
 class Operations:
     """Begin, step and finish operations; settle the ones a dead process left open."""
 
-    def __init__(self, store: Store, workspaces: Workspaces, progress: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        workspaces: Workspaces,
+        progress: Callable[[str], None],
+        owners: Owners | None = None,
+    ) -> None:
         self.store = store
+        #: Who may change which session (None: everyone, as before owners existed).
+        self.owners = owners
         self.workspaces = workspaces
         self.progress = progress
         self.handlers: dict[str, Handler] = {}
@@ -198,8 +207,12 @@ class Operations:
         """Finish or undo the session's operations whose process died; refuse while a live one runs
         (unless not ``refuse_live``: a change that cannot collide with it, a priority say).
 
-        Called by every command that changes the session, before it looks at the session.
+        Called by every command that changes the session, before it looks at the session: so this
+        is also where a user who may not change the session (someone else's, not shared with them)
+        is refused, with :class:`~chatml_lab.errors.NotOwnerError`.
         """
+        if self.owners is not None:
+            self.owners.check(session_id)
         outcomes = []
         for op in self.store.open_operations(session_id):
             if owner_alive(op, self.store.machine):
@@ -213,10 +226,15 @@ class Operations:
         return outcomes
 
     def settle_all(self) -> list[Outcome]:
-        """Settle every open operation whose process died (at start-up and by ``gc``)."""
-        return [
-            self._settle(op) for op in self.store.open_operations() if not owner_alive(op, self.store.machine)
-        ]
+        """Settle every open operation whose process died (at start-up and by ``gc``), of the
+        sessions this user may change (an operation whose session row is gone: anyone's).
+        """
+        found = [op for op in self.store.open_operations() if not owner_alive(op, self.store.machine)]
+        if self.owners is not None and found:
+            records = {rec.id: rec for rec in self.store.sessions(include_archived=True)}
+            mine = {rec.id for rec in self.owners.writable(records.values())}
+            found = [op for op in found if op.session_id in mine or op.session_id not in records]
+        return [self._settle(op) for op in found]
 
     def _settle(self, op: Operation) -> Outcome:
         ws = self.store.workspace(op.workspace_id)

@@ -139,6 +139,8 @@ class PullRequestTracker:
         first_error: GitHubError | None = None
         for ws in workspaces:
             records = self.store.sessions(include_archived=False, workspace_id=ws.id)
+            if self.records.owners is not None:  # others' sessions are polled by their owners
+                records = self.records.owners.writable(records)
             if not records:
                 continue
             repo = self.access.repo_of(ws)

@@ -17,6 +17,7 @@ from ..models import Conversation, SessionChanges, SessionRecord, Workspace
 from ..storage.operations import Operation
 from ..storage.store import Store
 from .operations import describe
+from .owners import Owners
 from .workspaces import Workspaces
 from .worktrees import read_head
 
@@ -32,8 +33,16 @@ class TaskConversations(Protocol):
 class Records:
     """Reads session records, reconciled with git before they are acted on."""
 
-    def __init__(self, store: Store, workspaces: Workspaces, conversations: TaskConversations) -> None:
+    def __init__(
+        self,
+        store: Store,
+        workspaces: Workspaces,
+        conversations: TaskConversations,
+        owners: Owners | None = None,
+    ) -> None:
         self.store = store
+        #: Who may change which session: others' records are reconciled for the eye, not stored.
+        self.owners = owners
         self.workspaces = workspaces
         self.conversations = conversations
 
@@ -64,9 +73,14 @@ class Records:
     def live(self, session_id: str, action: str) -> tuple[SessionRecord, Workspace, GitRepo]:
         """A reconciled, unarchived record with its workspace and repository.
 
-        ``action`` words the error when the session is archived.
+        ``action`` words the error when the session is archived. Someone else's session (not shared
+        with the user) is refused with :class:`~chatml_lab.errors.NotOwnerError`: every git change
+        of a session starts here.
         """
-        rec = self.reconcile(self.get(session_id))
+        rec = self.get(session_id)
+        if self.owners is not None:
+            self.owners.check(rec)
+        rec = self.reconcile(rec)
         if rec.archived:
             raise SessionArchivedError(
                 f"session {rec.name!r} is archived: `chatml unarchive {rec.name}` before you {action}"
@@ -119,6 +133,8 @@ class Records:
         if rec.health.startswith("setup script") and health == "ok":
             health = rec.health
         if health != rec.health or updates:
+            if self.owners is not None and not self.owners.may_write(rec):
+                return replace(rec, health=health)  # someone else's: shown as it is, stored by its owner
             # The user changed nothing: updated_at (the table's "most recent" order) stays.
             updates["health"], updates["updated_at"] = health, rec.updated_at
             try:

@@ -80,6 +80,7 @@ def on_its_machine(
             given = {k: getattr(v, "value", v) for k, v in list(bound.arguments.items())[2:]}
             if there is None or (when is not None and not when(given)):
                 return method(self, session_id, *args, **kwargs)
+            self.owners.check(session_id)  # the asker's right: the other machine acts as its own user
             doing = f"{what} session {self.record(session_id).name!r}"
             found = self.remote.call(there, method.__name__, session_id, doing, **given)
             if result == "record":

@@ -111,6 +111,7 @@ def new_conversation(
     chosen = ConversationKind.parse(kind)
     if chosen is ConversationKind.TASK:
         raise InvalidArgumentError("a session has one task conversation: add a 'chat' or 'review' one")
+    cm.owners.check(session_id)
     rec = cm.record(session_id)
     if rec.archived:
         raise SessionArchivedError(f"session {rec.name!r} is archived: unarchive it first")
@@ -250,6 +251,7 @@ def fix_message(found: list[Finding]) -> str:
 
 def fix_findings(cm: ChatML, session_id: str, ids: Iterable[str | int] | str | None = None) -> str:
     """Send the open findings (or those of ``ids``) to the task conversation as one message."""
+    cm.owners.check(session_id)
     found = _chosen(cm, session_id, ids)  # type: ignore[arg-type]
     if not found:
         raise InvalidArgumentError("no open findings to fix: start one with session.review()")
@@ -267,6 +269,7 @@ def resolve(
 ) -> Finding:
     """Mark a finding ``fixed``/``ignored`` by hand (or ``open`` again)."""
     status = FindingStatus.parse(resolution)
+    cm.owners.check(session_id)
     if cm.store.finding(session_id, finding_id) is None:
         raise InvalidArgumentError(f"no finding {finding_id!r} in this session: see session.findings()")
     found = cm.store.resolve_finding(session_id, finding_id, status, note, resolved_by="user")

@@ -109,6 +109,20 @@ class Session:
         """Delete the session; returns the snapshot ref kept with ``force`` (if any)."""
         return self._manager.delete(self.id, force=force)
 
+    def share(self, person: str) -> Session:
+        """Let ``person`` change this session as its owner does (only the owner may share)."""
+        self._manager.owners.share(self.id, person)
+        return self
+
+    def unshare(self, person: str) -> Session:
+        """Make this session read-only for ``person`` again (only the owner may unshare)."""
+        self._manager.owners.unshare(self.id, person)
+        return self
+
+    def shares(self) -> list[str]:
+        """The people this session is shared with (its :attr:`owner` is the ``owner`` field)."""
+        return self._manager.owners.shares(self.id)
+
     def disk_usage(self) -> int:
         """Bytes the worktree takes on disk."""
         return self._manager.disk_usage(self.id)

@@ -17,6 +17,7 @@ from ..config import Config
 from ..models import PRStatus, PullRequestLink, PullRequestState, SessionRecord, Workspace
 from ..storage.store import Store
 from .archiver import Archiver
+from .owners import Owners
 from .records import Records
 from .remote import on_its_machine
 from .settings import Settings
@@ -39,6 +40,7 @@ class ShipFacade:
     config: Config
     progress: Callable[[str], None]
     records: Records
+    owners: Owners
     archiver: Archiver
     agents: AgentControl
     _settings: Settings
@@ -98,6 +100,7 @@ class ShipFacade:
     @on_its_machine("merge the pull request of", "plain")
     def merge_pr(self, session_id: str, method: str = "squash", force: bool = False) -> str:
         """Merge the session's PR (``squash``, ``merge``, ``rebase``); return the merge commit."""
+        self.owners.check(session_id)
         return self.shipping.shipper.merge_pr(session_id, method=method, force=force)
 
     @on_its_machine("update the branch of")
@@ -108,6 +111,7 @@ class ShipFacade:
     @on_its_machine("abort the branch update of")
     def abort_update(self, session_id: str) -> SessionRecord:
         """Undo an update stopped on conflicts: branch tip and every uncommitted byte back."""
+        self.owners.check(session_id)
         return self.shipping.updater.abort(session_id)
 
     def pr_state(self, session_id: str) -> PullRequestState:

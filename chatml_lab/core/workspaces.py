@@ -65,6 +65,7 @@ class Workspaces:
             branch_prefix=None,
             created_at=time.time(),
             machine=self.store.machine,
+            owner=self.config.user,
         )
         self.store.add_workspace(ws)
         return ws

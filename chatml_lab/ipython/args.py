@@ -140,6 +140,15 @@ class Interrupt:
 
 
 @dataclass(frozen=True)
+class Share:
+    """``share NAME [PERSON]`` / ``unshare NAME PERSON``: who may change a session you own."""
+
+    name: str
+    person: str | None = None
+    remove: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """``settings [--workspaces-dir DIR] [--branch-prefix P]``: show, or change then show."""
 
@@ -198,7 +207,7 @@ class CellChat:
 
 Command = (
     New | List | Dashboard | Chat | Send | Set | Sync | Archive | Unarchive | Delete | Approve | Deny
-    | Stop | Interrupt | Settings | Doctor | Report | Help | Review | Findings | ship_args.ShipCommand
+    | Stop | Interrupt | Settings | Doctor | Report | Help | Review | Findings | Share | ship_args.ShipCommand
 )  # fmt: skip
 
 
@@ -263,6 +272,12 @@ def _cell_parser() -> _Parser:
     p.add_argument("--agent", metavar="NAME")
     p.add_argument("--model", metavar="MODEL")
     p.add_argument("--priority", metavar="{urgent,high,medium,low,none}")
+    return p
+
+
+def _share_parser(sub: str) -> _Parser:
+    p = _name_only(sub)
+    p.add_argument("person", metavar="PERSON", nargs="?" if sub == "share" else None)
     return p
 
 
@@ -337,6 +352,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[], _Parser]]] = {
     "report": ("write an executed report notebook + HTML for a session", _report_parser),
     "review": ("start a read-only review conversation (findings land in %chatml findings)", _review_parser),
     "findings": ("the review findings of a session (--all: resolved too)", lambda: _simple("findings", ("--all",), "name")),
+    "share": ("let PERSON change a session you own (no PERSON: who may)", lambda: _share_parser("share")),
+    "unshare": ("make a session read-only for PERSON again", lambda: _share_parser("unshare")),
     "help": ("this help (help SUBCOMMAND for its usage)", lambda: _simple("help")),
 }  # fmt: skip
 SUBCOMMANDS.update(ship_args._parsers(_parser))  # push, pr, merge, update, prs, conflicts (issue 9)
@@ -447,6 +464,8 @@ def _build(sub: str, ns: argparse.Namespace, parser: _Parser) -> Command:
         "report": lambda: Report(ns.name, ns.out),
         "review": lambda: Review(ns.name, ns.kind, ns.instructions),
         "findings": lambda: Findings(ns.name, ns.all),
+        "share": lambda: Share(ns.name, ns.person),
+        "unshare": lambda: Share(ns.name, ns.person, remove=True),
     }
     return simple[sub]()
 

@@ -57,6 +57,7 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
             a.Unarchive: self._unarchive, a.Delete: self._delete, a.Approve: self._approve, a.Deny: self._deny,
             a.Stop: self._stop, a.Interrupt: self._interrupt, a.Settings: self._settings, a.Doctor: self._doctor,
             a.Report: self._report, a.Help: self._help, a.Review: self._review, a.Findings: self._findings,
+            a.Share: self._share,
             **ship_handlers(self),
         }  # fmt: skip
 
@@ -236,6 +237,15 @@ class ChatMLMagics(Magics):  # type: ignore[misc]
         session = self._session(cmd.name)
         session.interrupt()
         _say(f"{session.name}: interrupt requested")
+
+    def _share(self, cmd: a.Share) -> None:
+        session = self._session(cmd.name)
+        if cmd.remove and cmd.person is not None:
+            session.unshare(cmd.person)
+        elif cmd.person is not None:
+            session.share(cmd.person)
+        shares = ", ".join(session.shares()) or "nobody else"
+        _say(f"{session.name}: owned by {session.owner}; shared with {shares}")
 
     def _settings(self, cmd: a.Settings) -> None:
         if cmd.workspaces_dir is not None:

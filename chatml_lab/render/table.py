@@ -15,7 +15,7 @@ from .badges import label
 
 #: The session table's columns, in order (``archived`` is added when archived sessions are shown).
 COLUMNS = [
-    "name", "workspace", "machine", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
+    "name", "workspace", "machine", "owner", "priority", "task_status", "pinned", "pr_status", "branch", "ahead", "behind",
     "agent_state", "cost_usd", "updated_at", "health",
 ]  # fmt: skip
 

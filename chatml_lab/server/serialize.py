@@ -41,6 +41,7 @@ def session_json(
         "name": rec.name,
         "workspace": workspace,
         "workspace_id": rec.workspace_id,
+        "owner": rec.owner,
         "branch": rec.branch,
         "worktree_path": str(rec.worktree_path),
         "worktree_relative": relative_to_root(rec.worktree_path, root),

@@ -42,6 +42,8 @@ from psycopg.types.string import StrDumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import (
+    ChatMLError,
+    NotOwnerError,
     RowGoneError,
     StorageError,
     StoreDamagedError,
@@ -137,10 +139,20 @@ def _fatal(exc: psycopg.Error) -> bool:
     )
 
 
-def translate(exc: psycopg.Error, location: str, doing: str) -> StorageError:
+def translate(exc: psycopg.Error, location: str, doing: str) -> ChatMLError:
     """The :mod:`chatml_lab.errors` error for a PostgreSQL failure: one line, problem and fix."""
     state = exc.sqlstate or ""
     text = _first_line(exc)
+    if state == "42501" and "row-level security" in text:  # storage/rls.py: someone else's session
+        return NotOwnerError(
+            f"{doing}: the database refused it ({text}): the session is someone else's and not shared"
+            " with you; its owner can share it (`chatml share NAME YOU`)"
+        )
+    if state == "42501":
+        return StorageError(
+            f"{doing}: the database role has no right to it ({text}): an administrator grants a person's"
+            " role its rights with `chatml db add-person NAME`, and upgrades the schema with their own URL"
+        )
     if state == "23503":
         return RowGoneError(
             f"{doing}: a session or conversation it refers to was deleted by another process meanwhile"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .rls import MIGRATION_8
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -297,4 +299,23 @@ MIGRATIONS: list[str | Migration] = [
     );
     CREATE INDEX requests_machine_state ON requests(machine, state);
     """,
+    # 8: owners (issue 13): who created each workspace and session, and whom a session is shared
+    # with. Rows from before have no owner ('') until the first process that opens the store claims
+    # them for its user (Store.claim_ownerless). PostgreSQL also gets row-level security (storage/rls.py):
+    # the database itself refuses writes to a session by anyone but its owner and whom it is shared with.
+    Migration(
+        both="""
+    ALTER TABLE workspaces ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+
+    CREATE TABLE session_shares (
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        person      TEXT NOT NULL,
+        shared_at   REAL NOT NULL,
+        PRIMARY KEY (session_id, person)
+    );
+    CREATE INDEX session_shares_person ON session_shares(person);
+    """,
+        postgres=MIGRATION_8,
+    ),
 ]

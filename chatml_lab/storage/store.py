@@ -32,6 +32,7 @@ from .leases import Lease, LeaseRows
 from .machines import MachineRows
 from .operations import OperationRows, change_session, close_operation
 from .prs import PullRequestRows
+from .shares import ShareRows
 from .updates import BranchUpdateRows
 
 
@@ -53,6 +54,7 @@ def _workspace(row: Row) -> Workspace:
         created_at=row["created_at"],
         last_fetch_at=row["last_fetch_at"],
         machine=row["machine"],
+        owner=row["owner"],
     )
 
 
@@ -91,6 +93,7 @@ def _session(row: Row) -> SessionRecord:
         health=row["health"],
         agent_options=json.loads(row["agent_options"]) if row["agent_options"] else {},
         machine=row["machine"],
+        owner=row["owner"],
     )
 
 
@@ -111,13 +114,21 @@ _EVENT = partial(tuple.__new__, Event)
 
 
 class Store(
-    LeaseRows, InboxRows, PullRequestRows, EtagRows, BranchUpdateRows, FindingRows, OperationRows, MachineRows
+    LeaseRows,
+    InboxRows,
+    PullRequestRows,
+    EtagRows,
+    BranchUpdateRows,
+    FindingRows,
+    OperationRows,
+    MachineRows,
+    ShareRows,
 ):
     """The session store: workspaces, sessions, conversations, events, inbox, leases, settings.
 
     The inbox, lease and operation rows live in their own modules (:mod:`.inbox`, :mod:`.leases`,
     :mod:`.operations`), as do the pull-request rows (:mod:`.prs`, :mod:`.etags`, :mod:`.updates`)
-    and the review findings (:mod:`.findings`).
+    and the review findings (:mod:`.findings`), owners and shares (:mod:`.shares`).
     """
 
     # -- workspaces -----------------------------------------------------------------------------
@@ -152,14 +163,14 @@ class Store(
         conn.execute(
             "INSERT INTO sessions (id, workspace_id, name, branch, worktree_path, base_ref, base_commit,"
             " created_at, updated_at, priority, task_status, pinned, agent_backend, model,"
-            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named, machine)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " permission_mode, port_base, pr_number, pr_status, agent_options, auto_named, machine, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rec.id, rec.workspace_id, rec.name, rec.branch, str(rec.worktree_path), rec.base_ref,
                 rec.base_commit, rec.created_at, rec.updated_at, rec.priority.value,
                 rec.task_status.value, int(rec.pinned), rec.agent_backend, rec.model,
                 rec.permission_mode.value, rec.port_base, rec.pr_number, rec.pr_status.value,
-                json.dumps(rec.agent_options), int(rec.auto_named), rec.machine or self.machine,
+                json.dumps(rec.agent_options), int(rec.auto_named), rec.machine or self.machine, rec.owner,
             ),
         )  # fmt: skip
 
@@ -421,9 +432,9 @@ class Store(
                 )
             conn.execute(
                 "INSERT INTO workspaces (id, name, path, default_branch, remote, branch_prefix,"
-                " created_at, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, machine, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ws.id, ws.name, str(ws.path), ws.default_branch, ws.remote, ws.branch_prefix,
-                 ws.created_at, ws.machine or self.machine),
+                 ws.created_at, ws.machine or self.machine, ws.owner),
             )  # fmt: skip
 
     def create_session(

@@ -149,6 +149,8 @@ def name_html(row: dict[str, Any]) -> str:
         f'<div style="font-family:sans-serif;line-height:1.25;padding:2px 0;{_WRAP}">'
         f'<div class="chatml-name" style="font-weight:bold;{_WRAP}">{html.escape(str(row["name"]))}</div>'
         f'<code style="font-size:11px;color:#78909c;{_WRAP}">{html.escape(str(row["branch"]))}</code>'
+        f'<span class="chatml-owner" style="font-size:11px;color:#757575" title="owner">'
+        f" · {html.escape(str(row.get('owner') or ''))}</span>"
         f"{health}</div>"
     )
 
@@ -238,10 +240,11 @@ class SessionRow:
             self.cost.value = f'<span style="font-size:12px">{badges.cost_text(row["cost_usd"])}</span>'
             archived = bool(row["archived"])
             self.archive.description = "Restore" if archived else "Archive"
-            self.sync.disabled = self.push.disabled = self.open_pr.disabled = archived
+            locked = not row.get("writable", True)  # someone else's session: read-only (issue 13)
+            self.sync.disabled = self.push.disabled = self.open_pr.disabled = archived or locked
             self.chat.disabled = False
-            self.review.disabled = archived
-            self.priority.disabled = self.status.disabled = False
+            self.review.disabled = archived or locked
+            self.priority.disabled = self.status.disabled = self.pin.disabled = self.archive.disabled = locked
         finally:
             self._updating = False
 

@@ -46,6 +46,8 @@ export interface SessionInfo {
   agent_state: string;
   /** The machine holding the worktree (issue 13); null before machines were recorded. */
   machine: string | null;
+  /** Who owns the session (issue 13): only they and whom they share it with may change it. */
+  owner: string;
   pending_approvals: PendingApproval[];
   checks?: string | null;
 }

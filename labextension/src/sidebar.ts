@@ -154,7 +154,7 @@ export class SessionsSidebar extends Widget {
       {
         className: `jp-ChatML-session jp-mod-state-${s.agent_state}`,
         dataset: { session: s.id },
-        title: `${s.workspace} · ${s.machine ?? ''} · ${s.branch}${s.health !== 'ok' ? '\n' + s.health : ''}`,
+        title: `${s.workspace} · ${s.machine ?? ''} · ${s.branch} · owner ${s.owner}${s.health !== 'ok' ? '\n' + s.health : ''}`,
         onclick: () => this.commands.execute('chatml:open-session', { id: s.id })
       },
       h(
@@ -174,7 +174,7 @@ export class SessionsSidebar extends Widget {
         'span',
         { className: 'jp-ChatML-row-main' },
         h('span', { className: 'jp-ChatML-name' }, s.name),
-        h('span', { className: 'jp-ChatML-meta' }, `${s.workspace}${s.machine ? ' @ ' + s.machine : ''} · ${label(s.agent_state)}`)
+        h('span', { className: 'jp-ChatML-meta' }, `${s.workspace}${s.machine ? ' @ ' + s.machine : ''} · ${s.owner} · ${label(s.agent_state)}`)
       ),
       s.priority !== 'none' ? h('span', { className: `jp-ChatML-priority jp-mod-${s.priority}` }, s.priority) : null,
       drift ? h('span', { className: 'jp-ChatML-drift', title: `ahead/behind ${s.base_ref}` }, drift) : null,
