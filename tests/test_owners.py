@@ -86,8 +86,8 @@ def test_what_a_user_creates_is_theirs_and_listed_with_its_owner(
     ]
     assert main(["list"]) == 0
     header, *lines = capsys.readouterr().out.splitlines()
-    assert header.split()[:3] == ["name", "workspace", "owner"]
-    assert sorted(line.split()[2] for line in lines) == ["alice", "bob"]
+    assert header.split()[:4] == ["name", "workspace", "machine", "owner"]
+    assert sorted(line.split()[3] for line in lines) == ["alice", "bob"]
 
 
 def _snapshot(cm: ChatML, name: str) -> tuple[Any, ...]:
