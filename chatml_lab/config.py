@@ -69,6 +69,22 @@ def check_database_url(url: str) -> str:
     )
 
 
+def _seconds(name: str, default: float) -> float:
+    """A number of seconds from the environment variable ``name`` (``default`` when unset)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={text!r} is not a number of seconds: set it to e.g. 30, or unset it"
+        ) from None
+    if value < 0:
+        raise ConfigError(f"{name}={text!r} is negative: set it to 0 or more seconds, or unset it")
+    return value
+
+
 @dataclass(frozen=True)
 class Config:
     """Knobs of the core. Every field has a working default."""
@@ -114,8 +130,9 @@ class Config:
     #: Where the session store lives: ``postgresql://user:pw@host/db`` (PostgreSQL through psycopg's
     #: pool) or ``sqlite:////abs/path.db``; None: SQLite at ``<data_dir>/state/chatml.db``.
     database_url: str | None = field(default_factory=lambda: os.environ.get("CHATML_DATABASE_URL") or None)
-    #: Seconds a lost database connection is retried before the store is reported unreachable.
-    database_retry_for: float = 30.0
+    #: Seconds a lost database connection is retried before the store is reported unreachable
+    #: (``$CHATML_DATABASE_RETRY_FOR``).
+    database_retry_for: float = field(default_factory=lambda: _seconds("CHATML_DATABASE_RETRY_FOR", 30.0))
 
     def __post_init__(self) -> None:
         if self.sandbox_network not in ("on", "off"):

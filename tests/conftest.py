@@ -47,7 +47,8 @@ def hermetic(
         path.mkdir()
         monkeypatch.setenv(name, str(path))
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "CHATML_WORKSPACES_DIR",
-                 "GITHUB_TOKEN", "GH_TOKEN", "CHATML_GITHUB_API_URL", "CHATML_DATABASE_URL"):  # fmt: skip
+                 "GITHUB_TOKEN", "GH_TOKEN", "CHATML_GITHUB_API_URL", "CHATML_DATABASE_URL",
+                 "CHATML_DATABASE_RETRY_FOR"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
@@ -159,4 +160,6 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     with ``@pytest.mark.usefixtures("engine")``."""
     if request.param == "postgresql":
         monkeypatch.setenv("CHATML_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("CHATML_DATABASE_URL", raising=False)  # SQLite even under CHATML_TEST_ENGINE
     return str(request.param)

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chatml_lab.core.manager import ChatML
 
 from .faults import disagreements
@@ -54,6 +56,7 @@ print(json.dumps(stats))
 """
 
 
+@pytest.mark.usefixtures("engine")
 def test_mixed_operations_from_three_processes(cm: ChatML, repo: Path, tmp_path: Path) -> None:
     cm.add_workspace(repo)
     script = tmp_path / "worker.py"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chatml_lab.core.manager import ChatML
 from chatml_lab.models import ConversationKind
 
@@ -69,6 +71,7 @@ def assert_consistent(cm: ChatML, repo: Path, expected: int) -> None:
     assert on_disk == paths
 
 
+@pytest.mark.usefixtures("engine")
 def test_twenty_sessions_from_two_processes(cm: ChatML, repo: Path, tmp_path: Path) -> None:
     cm.add_workspace(repo)
     script = tmp_path / "create.py"
@@ -82,6 +85,7 @@ def test_twenty_sessions_from_two_processes(cm: ChatML, repo: Path, tmp_path: Pa
     assert {r.id for r in cm.store.sessions(include_archived=True)} == set(made)
 
 
+@pytest.mark.usefixtures("engine")
 def test_cli_new_concurrently_on_an_unregistered_repository(cm: ChatML, repo: Path, tmp_path: Path) -> None:
     """Four `chatml new` at once on a repository nobody registered yet: one workspace, four sessions."""
     chatml = Path(sys.executable).parent / "chatml"

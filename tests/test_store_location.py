@@ -94,3 +94,12 @@ def test_doctor_and_settings_name_the_database(engine: str, cm: ChatML) -> None:
     assert cm.settings()["database"] == cm.store.location
     if engine == "postgresql":
         assert cm.store.location == os.environ["CHATML_DATABASE_URL"]  # no password to mask here
+
+
+def test_the_retry_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Config().database_retry_for == 30.0
+    monkeypatch.setenv("CHATML_DATABASE_RETRY_FOR", "2.5")
+    assert Config().database_retry_for == 2.5
+    monkeypatch.setenv("CHATML_DATABASE_RETRY_FOR", "soon")
+    with pytest.raises(ConfigError, match="not a number of seconds"):
+        Config()

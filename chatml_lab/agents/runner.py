@@ -187,7 +187,6 @@ class Runner:
                 None,
             )
             if answer is not None:
-                self.store.consume_inbox(answer[0])
                 approved = bool(answer[1].get("approved"))
                 reason = "approved" if approved else str(answer[1].get("reason") or "denied by the user")
                 break
@@ -195,6 +194,10 @@ class Runner:
         self.emit(EventType.APPROVAL_RESPONSE, {"id": request_id, "approved": approved, "reason": reason})
         # Answered or not, the agent is no longer waiting: the turn goes on or winds down.
         self.set_state(AgentState.RUNNING)
+        if answer is not None:
+            # Consumed last: until the state says running, a client's wait() sees the answer
+            # queued and keeps waiting, instead of "waiting" with no request left to answer.
+            self.store.consume_inbox(answer[0])
         return approved
 
     # -- main loop ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("housekeeping", "find (and clean) orphan worktrees and stale snapshot refs"),
     "du": ("housekeeping", "disk use per session"),
     "settings": ("settings", "show or change settings"),
+    "db": ("db", "the database in use; copy its sessions into another (SQLite to PostgreSQL)"),
     "demo": ("demo", "three scripted agents edit a sample repository in parallel (no key)"),
     "doctor": ("doctor", "what is installed and configured"),
     "send": ("agents", "send a message to a session's agent"),

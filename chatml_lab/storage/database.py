@@ -167,6 +167,12 @@ class Database:
         """
         return self._engine.execute(sql, params)
 
+    def _identity_columns(self) -> dict[str, str]:
+        """``{table: key}`` of the tables whose key the database counts (PostgreSQL identities)."""
+        from .postgres import PostgresEngine
+
+        return dict(self._engine._identities) if isinstance(self._engine, PostgresEngine) else {}
+
     def schema_version(self) -> int:
         """How many of the numbered migrations the database has had."""
         if self.engine == "sqlite":
