@@ -58,7 +58,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("review", "write a report notebook (data embedded) and its offline HTML"),
     "share": ("owners", "let a person change a session you own (without PERSON: who may)"),
     "unshare": ("owners", "make a session read-only for a person again"),
-    "db": ("owners", "PostgreSQL administration: db add-person NAME creates a person's role"),
 }
 
 

@@ -19,6 +19,10 @@ def cmd_db(cm: ChatML, args: argparse.Namespace) -> int:
         print(f"location: {store.location}")
         print(f"schema: {store.schema_version()}")
         return 0
+    if args.action == "add-person":  # issue 13: a person's PostgreSQL role (cli/owners.py)
+        from .owners import add_person
+
+        return add_person(cm, args.url, args.password_stdin)
     if not args.url:
         raise InvalidArgumentError(
             "db copy needs the URL of the target database: chatml db copy postgresql://..."
@@ -43,7 +47,11 @@ def cmd_db(cm: ChatML, args: argparse.Namespace) -> int:
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
     """The arguments of ``db`` and its handler."""
-    parser.add_argument("action", nargs="?", choices=("show", "copy"), default="show",
-                        help="show the database in use (default), or copy its rows into another")  # fmt: skip
-    parser.add_argument("url", nargs="?", help="copy: postgresql://user@host/db or sqlite:////abs/path.db")
+    parser.add_argument("action", nargs="?", choices=("show", "copy", "add-person"), default="show",
+                        help="show the database in use (default), copy its rows into another, or"
+                             " add-person NAME: create a person's role (PostgreSQL, as the administrator)")  # fmt: skip
+    parser.add_argument("url", nargs="?", metavar="URL|NAME",
+                        help="copy: postgresql://user@host/db or sqlite:////abs/path.db; add-person: their user name")  # fmt: skip
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="add-person: read the role's password from the first line of stdin")  # fmt: skip
     parser.set_defaults(func=cmd_db)

@@ -1,6 +1,7 @@
 """``chatml share|unshare``: let named people change a session you own, or stop letting them.
 
-``chatml db add-person NAME``: an administrator gives a person their PostgreSQL role (issue 13).
+``chatml db add-person NAME`` (dispatched by :mod:`.db`): an administrator gives a person their
+PostgreSQL role (issue 13).
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ def cmd_unshare(cm: ChatML, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add_person(cm: ChatML, args: argparse.Namespace) -> int:
+def add_person(cm: ChatML, person: str | None, password_stdin: bool) -> int:
     """``chatml db add-person NAME [--password-stdin]``: the person's role, with the rights a person has."""
     from ..core.owners import check_person
     from ..errors import ConfigError
-    from ..storage.rls import add_person
+    from ..storage.rls import add_person as add_role
 
     url = cm.config.database_url
     if cm.store.engine != "postgresql" or url is None:
@@ -47,27 +48,16 @@ def cmd_add_person(cm: ChatML, args: argparse.Namespace) -> int:
             "people have database roles on PostgreSQL only: set CHATML_DATABASE_URL to the"
             " administrator's postgresql:// URL (on SQLite, owners are checked by chatml alone)"
         )
-    person = check_person(args.person)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    created = add_person(url, person, password or None)
+    person = check_person(person or "")
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    created = add_role(url, person, password or None)
     what = "created role" if created else "role exists;"
     print(f"{what} {person}: may read every session and write its own (and those shared with it)")
     return 0
 
 
 def add_arguments(command: str, parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``share``, ``unshare`` or ``db``, and its handler."""
-    if command == "db":
-        sub = parser.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
-        add = sub.add_parser("add-person", help="create a person's role (an administrator's URL)")
-        add.add_argument("person", help="their chatml user name (CHATML_USER, JupyterHub or login name)")
-        add.add_argument(
-            "--password-stdin",
-            action="store_true",
-            help="read the role's password from the first line of stdin",
-        )
-        add.set_defaults(func=cmd_add_person)
-        return
+    """The arguments of ``share`` or ``unshare``, and its handler."""
     parser.add_argument("name", help="the session (name, id or id prefix)")
     if command == "share":
         parser.add_argument(
