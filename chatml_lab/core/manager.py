@@ -473,7 +473,7 @@ class ChatML(ShipFacade):
         """
         return self.archiver.delete(session_id, force=force)
 
-    @on_its_machine("measure", "plain")
+    @on_its_machine("measure", "plain", writes=False)
     def disk_usage(self, session_id: str) -> int:
         """Bytes the session's worktree takes on disk (0 when archived)."""
         return disk_usage(self.record(session_id).worktree_path)

@@ -61,13 +61,18 @@ def _encode(found: Any) -> Any:
 
 
 def on_its_machine(
-    what: str, result: Result = "record", when: Callable[[dict[str, Any]], bool] | None = None
+    what: str,
+    result: Result = "record",
+    when: Callable[[dict[str, Any]], bool] | None = None,
+    writes: bool = True,
 ) -> Callable[[Callable[Concatenate[Any, str, P], R]], Callable[Concatenate[Any, str, P], R]]:
     """Run the decorated manager method on the session's machine when that is another machine.
 
     ``what`` words the refusal ("archive" → "... cannot archive session 'x'"); ``when`` (given the
     call's arguments) limits the routing to calls that need the worktree (a rename, not a new
-    priority). Arguments travel as JSON (an enum as its value).
+    priority). Arguments travel as JSON (an enum as its value). A call that ``writes`` is refused
+    here, before it travels, unless this user may change the session: the other machine acts as
+    its own user.
     """
 
     def wrap(method: Callable[Concatenate[Any, str, P], R]) -> Callable[Concatenate[Any, str, P], R]:
@@ -80,7 +85,8 @@ def on_its_machine(
             given = {k: getattr(v, "value", v) for k, v in list(bound.arguments.items())[2:]}
             if there is None or (when is not None and not when(given)):
                 return method(self, session_id, *args, **kwargs)
-            self.owners.check(session_id)  # the asker's right: the other machine acts as its own user
+            if writes:
+                self.owners.check(session_id)
             doing = f"{what} session {self.record(session_id).name!r}"
             found = self.remote.call(there, method.__name__, session_id, doing, **given)
             if result == "record":
