@@ -126,6 +126,30 @@ def test_the_session_tmp_persists_between_commands_and_goes_with_the_worktree(
     assert not runner.sandbox.tmp_dir.exists()
 
 
+@needs_bwrap
+def test_a_sandbox_that_bubblewrap_could_not_set_up_is_set_up_again_and_the_command_runs_once(
+    worktree: Path, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another session's commit replacing its ref file while bwrap binds it read-only makes bwrap
+    # give up before the command starts ("bwrap: Can't bind mount ..."): here a bind whose source
+    # vanished does the same, on the first start only.
+    runner = ToolRunner(worktree, repo / ".git", dict(os.environ))
+    real = runner.bash_argv
+    starts: list[list[str]] = []
+
+    def argv(command: str) -> list[str]:
+        found = real(command)
+        starts.append(found)
+        if len(starts) == 1:
+            return [found[0], "--ro-bind", str(tmp_path / "gone"), "/gone", *found[1:]]
+        return found
+
+    monkeypatch.setattr(runner, "bash_argv", argv)
+    done = runner.run("Bash", {"command": "echo ran >> ran.txt"})
+    assert done.ok, done.output
+    assert len(starts) == 2 and (worktree / "ran.txt").read_text() == "ran\n"
+
+
 # -- credentials -----------------------------------------------------------------------------------
 
 

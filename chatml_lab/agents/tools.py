@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 MAX_BASH_TIMEOUT_MS = 600_000
+#: Times a sandboxed command is started when bubblewrap fails to set the sandbox up (see ``_bash``).
+SANDBOX_SETUP_ATTEMPTS = 3
 
 
 class ToolRunner:
@@ -139,20 +141,28 @@ class ToolRunner:
             self.bash_timeout if timeout_ms is None else min(max(timeout_ms, 1), MAX_BASH_TIMEOUT_MS) / 1000
         )
         self.sandbox.prepare()
-        with tempfile.TemporaryFile() as sink:
-            # A file, not a pipe: a chatty command cannot block on a full pipe while we poll.
-            proc = subprocess.Popen(
-                self.bash_argv(command),
-                cwd=self.root,
-                env=self.sandbox.env(self.env),
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            stopped = self._wait(proc, time.monotonic() + timeout, cancelled)
-            sink.seek(0)
-            output = sink.read().decode("utf-8", errors="replace")
+        for attempt in range(SANDBOX_SETUP_ATTEMPTS):
+            with tempfile.TemporaryFile() as sink:
+                # A file, not a pipe: a chatty command cannot block on a full pipe while we poll.
+                proc = subprocess.Popen(
+                    self.bash_argv(command),
+                    cwd=self.root,
+                    env=self.sandbox.env(self.env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                stopped = self._wait(proc, time.monotonic() + timeout, cancelled)
+                sink.seek(0)
+                output = sink.read().decode("utf-8", errors="replace")
+            # bubblewrap binds each sibling of the session's branch ref read-only; another session
+            # committing at that moment replaces its ref file under the mount, and bwrap gives up
+            # before the command starts. Nothing ran, so the command is started again.
+            if not (self.sandbox.active and proc.returncode == 1 and output.startswith("bwrap: Can't")):
+                break
+            if attempt + 1 < SANDBOX_SETUP_ATTEMPTS:
+                time.sleep(0.05 * (attempt + 1))
         output = cap_output(output.rstrip("\n"))
         note = self.sandbox.finish()
         if note:
