@@ -259,8 +259,12 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def fork_worker(duties: Duties, request_id: str | None, detach: Callable[[], None]) -> int:
-    """Fork a worker for ``request_id``; ``detach`` (in the child) closes what the host holds."""
+def fork_child(duties: Duties, child: Callable[[], int]) -> int:
+    """Fork; the child runs ``child`` and exits with its code (1 and a traceback when it raises).
+
+    No database connection crosses the fork (``duties.release()``), and nothing buffered is
+    written twice; the child never returns into the host's loop.
+    """
     duties.release()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -268,8 +272,9 @@ def fork_worker(duties: Duties, request_id: str | None, detach: Callable[[], Non
     if pid == 0:
         code = 1
         try:
-            detach()
-            code = duties.run_worker(request_id)
+            code = child()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
             traceback.print_exc()
         finally:
@@ -277,5 +282,16 @@ def fork_worker(duties: Duties, request_id: str | None, detach: Callable[[], Non
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
+    return pid
+
+
+def fork_worker(duties: Duties, request_id: str | None, detach: Callable[[], None]) -> int:
+    """Fork a worker for ``request_id``; ``detach`` (in the child) closes what the host holds."""
+
+    def work() -> int:
+        detach()
+        return duties.run_worker(request_id)
+
+    pid = fork_child(duties, work)
     duties.workers[pid] = request_id
     return pid

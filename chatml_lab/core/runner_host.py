@@ -373,26 +373,15 @@ class Host:
         argv = [str(a) for a in request["argv"]]
         cwd, env, log = str(request["cwd"]), dict(request["env"]), Path(request["log"])
         token = argv[argv.index("--token") + 1]
-        self.duties.release()  # no database connection crosses the fork
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the runner
-            code = 1
-            try:
-                self._become_runner(argv, cwd, env, log, conn)
-                from . import runner_main
+        from .host_duties import fork_child
 
-                code = runner_main.main(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                with contextlib.suppress(Exception):
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                os._exit(code)
+        def run() -> int:
+            self._become_runner(argv, cwd, env, log, conn)
+            from . import runner_main
+
+            return runner_main.main(argv)
+
+        pid = fork_child(self.duties, run)
         self.children[pid] = (argv[0], token, log)
         return pid
 

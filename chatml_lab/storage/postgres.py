@@ -300,13 +300,20 @@ class PostgresEngine:
                 with self._pool.connection(timeout=min(ATTEMPT_TIMEOUT, max(self.retry_for, 0.1))) as conn:
                     return work(conn, attempt)
             except (psycopg.Error, PoolTimeout) as exc:
-                if not _lost(exc, conn):
-                    if isinstance(exc, psycopg.Error):
-                        raise translate(exc, self.location, doing) from None
-                    raise
+                self._raise_unless_lost(exc, conn, doing)
                 last = exc
         assert last is not None
         raise self._unreachable(last) from None
+
+    def _raise_unless_lost(
+        self, exc: psycopg.Error | PoolTimeout, conn: psycopg.Connection[Any] | None, doing: str
+    ) -> None:
+        """Raise ``exc`` (as chatml's error) unless it is a lost connection, which the caller retries."""
+        if _lost(exc, conn):
+            return
+        if isinstance(exc, psycopg.Error):
+            raise translate(exc, self.location, doing) from None
+        raise exc
 
     def _migrate(self) -> None:
         last: BaseException | None = None
@@ -340,8 +347,7 @@ class PostgresEngine:
                         conn.execute("UPDATE chatml_schema SET version = %s", (index + 1,))
                 return
             except psycopg.Error as exc:
-                if not _lost(exc, conn):
-                    raise translate(exc, self.location, "upgrading the session store") from None
+                self._raise_unless_lost(exc, conn, "upgrading the session store")
                 last = exc
             finally:
                 conn.close()
@@ -396,10 +402,7 @@ class PostgresEngine:
                     with contextlib.suppress(psycopg.Error):
                         conn.execute("ROLLBACK")
                     self._pool.putconn(conn)
-                if not _lost(exc, conn):
-                    if isinstance(exc, psycopg.Error):
-                        raise translate(exc, self.location, doing) from None
-                    raise
+                self._raise_unless_lost(exc, conn, doing)
                 last = exc
         assert last is not None
         raise self._unreachable(last) from None
