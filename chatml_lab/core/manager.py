@@ -500,32 +500,9 @@ class ChatML(ShipFacade):
         shared with this user when others' are listed (git is read from the worktrees' files).
         ``writable`` says whether this user may change the session (its owner, or shared with them).
         """
-        workspaces = self.workspaces()
-        names = {ws.id: ws.name for ws in workspaces}
-        records = self.records.reconciled(include_archived, workspaces)
-        states = self.agents.session_states([rec.id for rec in records], {r.id: r.machine for r in records})
-        writable = {rec.id for rec in self.owners.writable(records)}  # one query, when others' are shown
-        rows: list[dict[str, Any]] = []
-        for rec in records:
-            rows.append({
-                "name": rec.name, "workspace": names.get(rec.workspace_id, "?"),
-                "priority": rec.priority.value, "task_status": rec.task_status.value,
-                "pinned": rec.pinned, "pr_status": rec.pr_status.value, "branch": rec.branch,
-                "ahead": rec.ahead, "behind": rec.behind, "agent_state": states[rec.id].value,
-                "cost_usd": rec.cost_usd, "updated_at": rec.updated_at, "archived": rec.archived,
-                "health": rec.health, "id": rec.id, "drift_checked_at": rec.drift_checked_at,
-                "pr_number": rec.pr_number, "pr_url": rec.pr_url, "machine": rec.machine or self.config.machine,
-                "owner": rec.owner, "writable": rec.id in writable,
-            })  # fmt: skip
-        prs = self.store.pr_states([str(r["id"]) for r in rows])
-        for row in rows:
-            pr = prs[str(row["id"])]
-            row.update(
-                checks=pr.checks.value, pr_draft=pr.draft, pr_mergeable=pr.mergeable, pr_title=pr.title
-            )
-        rank = {p.value: p.rank for p in Priority}
-        rows.sort(key=lambda r: (not r["pinned"], rank[str(r["priority"])], -float(r["updated_at"])))
-        return rows
+        from .table import session_rows
+
+        return session_rows(self, include_archived)
 
     def agent_state(self, session_id: str) -> str:
         """The task conversation's agent state (``crashed`` when its runner died)."""
