@@ -28,7 +28,7 @@ from ..errors import (
     command,
 )
 from ..events import Event, EventType
-from ..models import AgentState, Conversation, ConversationKind
+from ..models import AgentState, Conversation, ConversationKind, SessionRecord
 from .machines import wake
 
 if TYPE_CHECKING:
@@ -157,9 +157,9 @@ class AgentControl:
                 return AgentState.CRASHED
         return conv.agent_state
 
-    def _machine_of(self, session_id: str) -> str | None:
+    def _machine_of(self, session: str | SessionRecord | None) -> str | None:
         """The session's machine when it is another one than this (None: it is this one's)."""
-        rec = self.store.session(session_id)
+        rec = self.store.session(session) if isinstance(session, str) else session
         return rec.machine if rec is not None and self.manager.machines.elsewhere(rec.machine) else None
 
     def _shown(self, stored: AgentState, current: lease.Lease | None, reachable: bool) -> AgentState:
@@ -335,12 +335,10 @@ class AgentControl:
         self.ensure_runner(conv.id)
 
     def _control(self, session_id: str, kind: str, data: dict[str, object] | None = None) -> None:
-        self.manager.owners.check(session_id)
-        there = self._machine_of(session_id)
-        if there is not None:
-            self.manager.machines.check(
-                there, f"{kind} the agent of {self.manager.record(session_id).name!r}"
-            )
+        rec = self.manager.owners.check(session_id)  # one read of the row serves both checks
+        there = self._machine_of(rec)
+        if there is not None and rec is not None:
+            self.manager.machines.check(there, f"{kind} the agent of {rec.name!r}")
         for conv in self.store.conversations(session_id):
             if lease.read_lease(self.store, conv.id) is not None or conv.agent_state.value in WORKING:
                 self.store.push_inbox(conv.id, kind, dict(data or {}))
@@ -363,7 +361,7 @@ class AgentControl:
         self, session_id: str, request_id: str | None, approved: bool, reason: str | None = None
     ) -> str:
         """Approve or deny a pending request (the only one when ``request_id`` is None)."""
-        self.manager.owners.check(session_id)
+        rec = self.manager.owners.check(session_id)
         pending = self.pending_approvals(session_id)
         if request_id is not None:
             pending = [e for e in pending if e.data["id"] == request_id]
@@ -374,7 +372,7 @@ class AgentControl:
             ids = ", ".join(str(e.data["id"]) for e in pending)
             raise ApprovalNotFoundError(f"several approvals are pending ({ids}): name one")
         event = pending[0]
-        there = self._machine_of(session_id)
+        there = self._machine_of(rec)
         if there is not None:
             self.manager.machines.check(there, f"pass on the answer to request {event.data['id']}")
         state = self.state(event.conversation_id)  # a runner that died is recorded as crashed here
